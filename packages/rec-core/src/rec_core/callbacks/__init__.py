@@ -1,0 +1,20 @@
+"""Training callbacks: the `Callback` base, early stopping and checkpointing.
+
+`EarlyStopper` is torch-rechub's early stopper for hand-written loops; inside
+`BaseTrainer.fit` use the `EarlyStopping` and `ModelCheckpoint` callbacks.
+"""
+
+from __future__ import annotations
+
+from rec_core.callbacks.base import Callback, CallbackList
+from rec_core.callbacks.early_stopper import EarlyStopper
+from rec_core.callbacks.early_stopping import EarlyStopping
+from rec_core.callbacks.model_checkpoint import ModelCheckpoint
+
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "EarlyStopper",
+    "EarlyStopping",
+    "ModelCheckpoint",
+]

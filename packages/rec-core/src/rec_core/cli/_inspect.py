@@ -1,0 +1,97 @@
+"""``rec plugins`` and ``rec list KIND``: what is installed and what it provides."""
+
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from rec_core.cli._console import out_console, print_json
+from rec_core.plugins import RecPluginManager
+from rec_core.registry import KINDS, KNOWN_PROVIDERS
+
+__all__ = ["add_inspect_commands"]
+
+Kind = enum.Enum("Kind", {key: key for key in KINDS}, type=str)  # type: ignore[misc]
+
+_GET_MORE = (
+    "Trainers and models come from plugins: pip install rec-trainers (ctr, match, mtl, seq), "
+    "rec-genrec (rqvae, tiger), rec-tracking (wandb, swanlab, tensorboardx loggers)."
+)
+
+
+def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
+    """Add ``plugins`` and ``list`` to ``app``."""
+
+    @app.command("plugins")
+    def plugins(json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+        """List installed plugins, what each registered, and why a broken one failed."""
+        pm.load_all_registries()
+        records = sorted(pm.records.values(), key=lambda r: r.name)
+        if json:
+            print_json([r.to_json() for r in records])
+            return
+        table = Table(title="rec plugins", title_justify="left")
+        for column in ("plugin", "distribution", "version", "registered", "status"):
+            table.add_column(column)
+        for record in records:
+            registered = "\n".join(
+                f"{kind}: {', '.join(sorted(names))}" for kind, names in sorted(record.registered.items()) if names
+            )
+            if record.blocked:
+                status = f"[yellow]{escape(record.blocked)}[/]"
+            elif record.errors:
+                status = f"[red]{len(record.errors)} error(s), see below[/]"
+            else:
+                status = "[green]ok[/]"
+            table.add_row(record.name, record.distribution or "-", record.version or "-", registered or "-", status)
+        out_console.print(table)
+        for record in records:
+            for error in record.errors:
+                out_console.print(f"[red]plugin '{escape(record.name)}':[/] {escape(error)}")
+        if not pm.registry("trainers").names():
+            out_console.print(f"[yellow]No trainers installed.[/] {_GET_MORE}")
+
+    @app.command("list")
+    def list_(
+        kind: Kind = typer.Argument(..., help="What to list.", show_default=False),
+        task: Optional[str] = typer.Option(None, "--task", "-t", help="Only entries for this task (e.g. ctr)."),
+        json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    ) -> None:
+        """List registered trainers, models, loggers, weighters, data sets or callbacks."""
+        registry = pm.registry(kind.value)
+        entries = registry.entries(task)
+        if json:
+            print_json(
+                [{"name": e.name, "task": e.task, "plugin": e.plugin, "description": e.description} for e in entries]
+            )
+            return
+        if not entries:
+            where = f" for task '{task}'" if task else ""
+            out_console.print(f"No {kind.value} registered{where}. {_missing_hint(kind.value)}")
+            return
+        table = Table(title=f"rec {kind.value}", title_justify="left")
+        columns = ["name", "task", "plugin", "description"] if kind.value in ("models", "datasets") else [
+            "name", "plugin", "description"]
+        for column in columns:
+            table.add_column(column)
+        for e in entries:
+            row = {"name": e.name, "task": _task_text(e.task), "plugin": e.plugin, "description": e.description}
+            table.add_row(*(escape(row[c]) for c in columns))
+        out_console.print(table)
+
+
+def _task_text(task: object) -> str:
+    if task is None:
+        return "-"
+    return task if isinstance(task, str) else ", ".join(task)  # type: ignore[arg-type]
+
+
+def _missing_hint(kind: str) -> str:
+    providers = sorted(set(KNOWN_PROVIDERS.get(kind, {}).values()))
+    if providers:
+        return "Install " + " or ".join(providers) + " to get some: pip install " + " ".join(providers)
+    return _GET_MORE

@@ -1,0 +1,223 @@
+"""``rec train TASK``: one sub-command per registered trainer, generated from the registry.
+
+The options are common to every trainer and live here; a plugin's new trainer appears as
+``rec train NAME`` with no CLI code of its own. The command resolves names, validates
+options and builds a :class:`~rec_core.run.TrainRequest`; the trainer class runs it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from rec_core.config import parse_value, read_toml
+from rec_core.errors import ConfigError, RecError
+from rec_core.plugins import RecPluginManager
+from rec_core.run import TrainRequest
+
+__all__ = ["add_train_commands", "build_request"]
+
+_SECTIONS = ("model", "data", "logger")
+
+
+def add_train_commands(app: typer.Typer, pm: RecPluginManager) -> None:
+    """Add the ``train`` group with one sub-command per registered trainer."""
+    registry = pm.registry("trainers")
+
+    class TrainGroup(TyperGroup):
+        def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+            name = args[0] if args else ""
+            if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+                registry.get(name)  # raises UnknownNameError with suggestions and install hints
+            return super().resolve_command(ctx, args)
+
+    names = registry.names()
+    listing = ", ".join(names) if names else "none installed (pip install rec-trainers)"
+    train_app = typer.Typer(
+        cls=TrainGroup,
+        no_args_is_help=True,
+        help=f"Train a model: rec train TASK --model NAME. Tasks: {listing}.",
+    )
+    for entry in registry.entries():
+        train_app.command(entry.name, help=_train_help(entry.name, entry.description))(
+            _make_train_command(pm, entry.name)
+        )
+    app.add_typer(train_app, name="train")
+
+
+def _train_help(task: str, description: str) -> str:
+    summary = description or f"Train a {task} model."
+    return (
+        f"{summary}\n\nModels: rec list models --task {task}. Any TrainingConfig field can be set "
+        "with --set key=value or in a TOML file (--config); flags win over --set, --set over the file."
+    )
+
+
+def _make_train_command(pm: RecPluginManager, task: str) -> Any:
+    def train(
+        model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (rec list models --task TASK)."),
+        data: Optional[str] = typer.Option(
+            None, "--data", "-d", help="Data set name (rec list datasets) or a .csv/.parquet file; default: bundled."
+        ),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with config fields."),
+        set_: list[str] = typer.Option([], "--set", "-s", help="key=value for any config field (repeatable)."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Maximum number of epochs."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
+        lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate."),
+        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
+        logger: list[str] = typer.Option([], "--logger", "-l", help="Logger name (repeatable)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run folder; default runs/TASK-MODEL-TIME."),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
+        nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Processes for DDP training."),
+        json: bool = typer.Option(False, "--json", help="Print the summary as JSON on the last line."),
+    ) -> None:
+        flags = {"max_epochs": epochs, "batch_size": batch_size, "learning_rate": lr, "device": device,
+                 "random_seed": seed}
+        request = build_request(
+            pm, task, model=model, data=data, config_file=config, sets=set_,
+            flags={k: v for k, v in flags.items() if v is not None}, loggers=logger,
+            output=output, resume=resume, json=json,
+        )
+        if nproc_per_node > 1:
+            from rec_core.distributed import launch_cli
+
+            raise typer.Exit(launch_cli(nproc_per_node))
+        trainer_cls = request.trainer.load()
+        runner = getattr(trainer_cls, "run_request", None)
+        if runner is None:
+            raise RecError(f"trainer '{task}' ({trainer_cls.__name__}) cannot be run from the command line")
+        runner(request)
+
+    train.__doc__ = f"Train a {task} model."
+    return train
+
+
+def build_request(
+    pm: RecPluginManager,
+    task: str,
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    config_file: Path | None = None,
+    sets: list[str] | tuple[str, ...] = (),
+    flags: dict[str, Any] | None = None,
+    loggers: list[str] | tuple[str, ...] = (),
+    output: Path | None = None,
+    resume: Path | None = None,
+    json: bool = False,
+) -> TrainRequest:
+    """Resolve and validate a ``rec train`` invocation.
+
+    Precedence: trainer defaults < config file < ``--set`` < explicit flags.
+
+    Raises:
+        RecError: an unknown name, key or file, with a one-line message saying which.
+        typer.BadParameter: a malformed ``--set`` (exit code 2).
+    """
+    trainer = pm.registry("trainers").get(task)
+    file_values = read_toml(config_file) if config_file else {}
+    sections = {name: _table(file_values.pop(name, {}), name, config_file) for name in _SECTIONS}
+    set_values = _parse_sets(sets)
+    for name in _SECTIONS:
+        _merge(sections[name], set_values.pop(name, {}))
+
+    model_name = model or sections["model"].pop("name", None)
+    sections["model"].pop("name", None)
+    data_name = data or sections["data"].pop("name", None)
+    sections["data"].pop("name", None)
+    logger_options = {name: _table(opts, f"logger.{name}", config_file) for name, opts in sections["logger"].items()}
+    for name in loggers:
+        logger_options.setdefault(name, {})
+    resolved_loggers = [(pm.registry("loggers").get(name), opts) for name, opts in logger_options.items()]
+    model_entry = pm.registry("models").get(model_name, task=task) if model_name else None
+    data_ref = _resolve_data(pm, task, data_name)
+
+    trainer_cls = trainer.load()
+    config_cls = getattr(trainer_cls, "config_class", None)
+    if config_cls is None:
+        from rec_core.config import TrainingConfig as config_cls
+    defaults = trainer_cls.default_config().to_dict() if hasattr(trainer_cls, "default_config") else {}
+    source = f"{config_file} and --set" if config_file else "--set"
+    config_cls.check_keys(file_values, source=str(config_file))
+    config_cls.check_keys(set_values, source="--set")
+    config = config_cls.from_dict({**defaults, **file_values, **set_values, **(flags or {})}, source=source)
+
+    resume_path = _resolve_resume(resume) if resume else None
+    run_dir = output or (resume_path.parent.parent if resume_path else _default_output(task, model_name))
+    _check_output(run_dir, resuming=resume_path is not None)
+    return TrainRequest(
+        task=task, trainer=trainer, config=config, output=run_dir, model=model_entry, data=data_ref,
+        model_params=sections["model"], data_params=sections["data"], loggers=resolved_loggers,
+        resume=resume_path, json=json, plugin_manager=pm,
+    )
+
+
+def _parse_sets(sets: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint="'--set'")
+        parts = key.strip().split(".")
+        if len(parts) > 1 and parts[0] not in _SECTIONS:
+            raise ConfigError(
+                f"--set {key}: dotted keys must start with {', '.join(_SECTIONS)} (e.g. model.embed_dim=16)"
+            )
+        target = values
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = parse_value(raw.strip())
+    return values
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _table(value: Any, name: str, source: Path | None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        where = f" in {source}" if source else ""
+        raise ConfigError(f"'{name}'{where} must be a table of options (e.g. [{name}]), got {value!r}")
+    return dict(value)
+
+
+def _resolve_data(pm: RecPluginManager, task: str, name: str | None) -> Any:
+    if name is None:
+        return None
+    path = Path(name)
+    if path.suffix or path.exists() or "/" in name:
+        if not path.exists():
+            raise RecError(f"data file not found: {name}")
+        return path
+    return pm.registry("datasets").get(name)
+
+
+def _resolve_resume(resume: Path) -> Path:
+    path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
+    if not path.is_file():
+        raise RecError(f"cannot resume: checkpoint not found: {path}")
+    return path
+
+
+def _default_output(task: str, model: str | None) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{task}-{model or 'default'}-{stamp}"
+
+
+def _check_output(run_dir: Path, *, resuming: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RecError(f"output {run_dir} exists and is not a folder")
+    if not resuming and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RecError(
+            f"output folder {run_dir} already exists and is not empty; choose another --output "
+            f"or continue it with --resume {run_dir}"
+        )

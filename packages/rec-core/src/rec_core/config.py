@@ -1,0 +1,300 @@
+"""``TrainingConfig``: the one source of truth for how a run trains.
+
+Python keyword arguments, torch-rechub keyword arguments (``n_epoch``, ``optimizer_params``,
+...), TOML files and ``rec train --set key=value`` all end up in the same dataclass fields,
+validated in one place. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import tomli_w
+
+from rec_core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["PRECISIONS", "TrainingConfig", "parse_value", "split_rechub_kwargs"]
+
+PRECISIONS = (32, 16, "32", "16", "16-mixed", "bf16", "bf16-mixed")
+_MODES = (None, "min", "max")
+_INTERVALS = ("epoch", "step")
+
+
+@dataclass
+class TrainingConfig:
+    """Every setting of a training run (the genrec ``TrainingConfig`` fields and more).
+
+    Attributes mirror the genrec document; the extra ones (monitor, optimizer, scheduler,
+    device, ...) are what a serious loop needs. ``None`` means "off" or "derive it".
+    """
+
+    # basics
+    max_epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    # hardware
+    device: str = "auto"
+    gpus: Union[int, list[int]] = 0
+    precision: Union[int, str] = 32
+    num_workers: int = 0
+    # training strategy
+    gradient_clip_val: Union[float, None] = None
+    gradient_clip_algorithm: str = "norm"
+    accumulate_grad_batches: int = 1
+    val_check_interval: Union[float, int] = 1.0
+    check_val_every_n_epoch: int = 1
+    # optimisation
+    optimizer: str = "Adam"
+    optimizer_params: dict[str, Any] = field(default_factory=dict)
+    weight_decay: float = 0.0
+    scheduler: Union[str, None] = None
+    scheduler_params: dict[str, Any] = field(default_factory=dict)
+    scheduler_interval: str = "epoch"
+    # checkpoints and logs
+    checkpoint_dir: str = "checkpoints"
+    log_dir: str = "logs"
+    experiment_name: str = "experiment"
+    version: Union[str, None] = None
+    save_top_k: int = 3
+    save_last: bool = True
+    every_n_train_steps: Union[int, None] = None
+    log_every_n_steps: int = 50
+    # model selection and early stopping
+    monitor: str = "val/loss"
+    mode: Union[str, None] = None
+    early_stopping_patience: int = 10
+    early_stopping_min_delta: float = 0.0
+    # other
+    deterministic: bool = False
+    random_seed: int = 42
+    progress_bar: bool = True
+    run_test: bool = True
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _check_type(f.name, getattr(self, f.name), _hints(type(self))[f.name]))
+        self._check_values()
+
+    def _check_values(self) -> None:
+        positive = ("max_epochs", "batch_size", "accumulate_grad_batches", "check_val_every_n_epoch")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config key '{name}' must be >= 1 (got {getattr(self, name)})")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"config key 'learning_rate' must be > 0 (got {self.learning_rate})")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"config key 'precision' must be one of {', '.join(map(str, PRECISIONS))} "
+                f"(got {self.precision!r})"
+            )
+        if self.mode not in _MODES:
+            raise ConfigError(f"config key 'mode' must be 'min' or 'max' (got {self.mode!r})")
+        if self.scheduler_interval not in _INTERVALS:
+            raise ConfigError(
+                f"config key 'scheduler_interval' must be 'epoch' or 'step' (got {self.scheduler_interval!r})"
+            )
+        if self.gradient_clip_algorithm not in ("norm", "value"):
+            raise ConfigError(
+                "config key 'gradient_clip_algorithm' must be 'norm' or 'value' "
+                f"(got {self.gradient_clip_algorithm!r})"
+            )
+        if self.val_check_interval <= 0:
+            raise ConfigError(f"config key 'val_check_interval' must be > 0 (got {self.val_check_interval})")
+        for name in ("save_top_k", "early_stopping_patience", "num_workers", "log_every_n_steps"):
+            if getattr(self, name) < (-1 if name == "save_top_k" else 0):
+                raise ConfigError(f"config key '{name}' is out of range (got {getattr(self, name)})")
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Return the names of all fields, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> TrainingConfig:
+        """Build a config from a mapping; unknown keys are a :class:`ConfigError`.
+
+        Args:
+            values: field name -> value.
+            source: where the values come from, named in error messages (a file path).
+        """
+        cls.check_keys(values, source=source)
+        return cls(**values)
+
+    @classmethod
+    def check_keys(cls, keys: Iterable[str], *, source: str = "config") -> None:
+        """Raise :class:`ConfigError` for the first key that is not a field."""
+        known = set(cls.field_names())
+        for key in keys:
+            if key not in known:
+                raise ConfigError(_unknown_key_message(key, known, source))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TrainingConfig:
+        """Load a config from a TOML file (top-level keys are field names)."""
+        return cls.from_dict(read_toml(path), source=str(path))
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """Return a copy with ``changes`` applied and validated."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+    # -- export -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (deep-copied)."""
+        return dataclasses.asdict(self)
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """Return the config as TOML text and, when ``path`` is given, write it there.
+
+        ``None`` values are left out (a missing key reads back as its default, and every
+        field that may be ``None`` defaults to ``None``).
+        """
+        text = tomli_w.dumps({k: v for k, v in self.to_dict().items() if v is not None})
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def resolved_mode(self) -> str:
+        """Return ``mode``, or derive it from the monitored metric's name."""
+        if self.mode is not None:
+            return self.mode
+        from rec_core.metrics import is_higher_better
+
+        return "max" if is_higher_better(self.monitor) else "min"
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; a missing file or a syntax error is a :class:`ConfigError`."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as a TOML value, falling back to a plain string.
+
+    ``"3"`` -> 3, ``"1e-3"`` -> 0.001, ``"true"`` -> True, ``"[1, 2]"`` -> [1, 2],
+    ``"adamw"`` -> "adamw".
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+# torch-rechub keyword arguments -> TrainingConfig fields (or trainer attributes).
+_RECHUB_FIELDS = {"n_epoch": "max_epochs", "earlystop_patience": "early_stopping_patience", "model_path": "checkpoint_dir"}
+
+
+def split_rechub_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Map torch-rechub trainer keyword arguments onto config fields.
+
+    Returns:
+        ``(config_values, objects)``: values for :class:`TrainingConfig` fields, and the
+        Python objects that cannot live in a config file (``optimizer_fn``,
+        ``scheduler_fn``) keyed by their torch-rechub names.
+    """
+    values: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in _RECHUB_FIELDS:
+            values[_RECHUB_FIELDS[key]] = str(value) if key == "model_path" else value
+        elif key in ("optimizer_fn", "scheduler_fn"):
+            objects[key] = value
+            if value is not None:
+                target = "optimizer" if key == "optimizer_fn" else "scheduler"
+                values[target] = f"{value.__module__}.{value.__qualname__}"
+        elif key == "optimizer_params":
+            params = dict(value or {})
+            if "lr" in params:
+                values["learning_rate"] = params.pop("lr")
+            if "weight_decay" in params:
+                values["weight_decay"] = params.pop("weight_decay")
+            values["optimizer_params"] = params
+        elif key == "gpus":
+            values["gpus"] = list(value) if isinstance(value, (list, tuple)) else value
+        else:
+            values[key] = value
+    return values, objects
+
+
+# -- type checking of field values ------------------------------------------------------
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` (ints widened to float where a float is expected) or raise."""
+    ok, converted = _conforms(value, hint)
+    if not ok:
+        raise ConfigError(
+            f"config key '{name}' expects {_describe(hint)}, got {type(value).__name__} {value!r}"
+        )
+    return converted
+
+
+def _conforms(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for option in typing.get_args(hint):
+            ok, converted = _conforms(value, option)
+            if ok:
+                return True, converted
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is Any:
+        return True, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if hint is str:
+        return isinstance(value, str), value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        checked = [_conforms(v, item) for v in value]
+        return all(ok for ok, _ in checked), [v for _, v in checked]
+    if origin is dict:
+        return isinstance(value, dict), dict(value) if isinstance(value, dict) else value
+    raise TypeError(f"unsupported config annotation {hint!r}")  # a bug in a config class
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "nothing (None)"
+    if origin is not None:
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", str(hint))
+
+
+def _unknown_key_message(key: str, known: set[str], source: str) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown config key '{key}' in {source}{hint} (valid keys: {', '.join(sorted(known))})"

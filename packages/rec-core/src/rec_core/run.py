@@ -1,0 +1,52 @@
+"""``TrainRequest``: a validated ``rec train`` invocation, handed to the trainer class.
+
+The command line resolves names and options into a request; the trainer class turns it
+into a run (``BaseTrainer.run_request``). Keeping the request a plain dataclass lets
+plugins' trainers be driven from the CLI, from config files or from tests alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rec_core.config import TrainingConfig
+    from rec_core.plugins import RecPluginManager
+    from rec_core.registry import Registration
+
+__all__ = ["TrainRequest"]
+
+
+@dataclass
+class TrainRequest:
+    """Everything ``rec train TASK`` resolved from its options.
+
+    Attributes:
+        task: the trainer's registry name.
+        trainer: the trainer's registration.
+        model: the model's registration, or ``None`` for the trainer's default.
+        data: a data-set registration, a path to a user file, or ``None`` (default data).
+        config: the resolved training configuration.
+        model_params: keyword arguments for the model factory (``[model]`` / ``--set model.x=``).
+        data_params: options for the data set (``[data]`` / ``--set data.x=``).
+        loggers: logger registrations with their options (``[logger.NAME]``).
+        output: the run folder (config.toml, checkpoints/, metrics.jsonl, summary.json).
+        resume: a checkpoint to continue from.
+        json: print the summary as JSON on the last line.
+        plugin_manager: the manager that resolved the names.
+    """
+
+    task: str
+    trainer: Registration
+    config: TrainingConfig
+    output: Path
+    model: Registration | None = None
+    data: Registration | Path | None = None
+    model_params: dict[str, Any] = field(default_factory=dict)
+    data_params: dict[str, Any] = field(default_factory=dict)
+    loggers: list[tuple[Registration, dict[str, Any]]] = field(default_factory=list)
+    resume: Path | None = None
+    json: bool = False
+    plugin_manager: RecPluginManager | None = None
