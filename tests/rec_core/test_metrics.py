@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn import metrics as skm
+
 from rec_core import metrics
 from rec_core.errors import ConfigError, DataError, UnknownNameError
 from rec_core.metrics import (
@@ -26,7 +28,6 @@ from rec_core.metrics import (
     recall_at_k,
     rmse,
 )
-from sklearn import metrics as skm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("REC_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
@@ -60,13 +61,9 @@ def test_auc_accepts_tensors_lists_and_column_vectors() -> None:
     y = rng.integers(0, 2, 300)
     score = rng.integers(0, 10, 300).astype(np.float32)
     expected = skm.roc_auc_score(y, score)
-    assert auc(torch.tensor(y), torch.tensor(score)) == pytest.approx(
-        expected, abs=1e-12
-    )
+    assert auc(torch.tensor(y), torch.tensor(score)) == pytest.approx(expected, abs=1e-12)
     assert auc(y.tolist(), score.tolist()) == pytest.approx(expected, abs=1e-12)
-    assert auc(torch.tensor(y)[:, None].bool(), torch.tensor(score)[:, None]) == (
-        pytest.approx(expected, abs=1e-12)
-    )
+    assert auc(torch.tensor(y)[:, None].bool(), torch.tensor(score)[:, None]) == (pytest.approx(expected, abs=1e-12))
     assert isinstance(auc(y, score), float)
 
 
@@ -120,9 +117,7 @@ def test_log_loss_matches_sklearn() -> None:
     y = rng.integers(0, 2, 2_000)
     prob = rng.uniform(1e-3, 1 - 1e-3, 2_000)
     assert log_loss(y, prob) == pytest.approx(skm.log_loss(y, prob), rel=1e-12)
-    assert log_loss(torch.tensor(y), torch.tensor(prob)) == (
-        pytest.approx(skm.log_loss(y, prob), rel=1e-12)
-    )
+    assert log_loss(torch.tensor(y), torch.tensor(prob)) == (pytest.approx(skm.log_loss(y, prob), rel=1e-12))
 
 
 def test_log_loss_clips_probabilities() -> None:
@@ -137,12 +132,8 @@ def test_accuracy_binary_matches_sklearn() -> None:
     prob = rng.random(1_000)
     expected = skm.accuracy_score(y, prob > 0.5)
     assert accuracy(y, prob) == pytest.approx(expected)
-    assert accuracy(torch.tensor(y), torch.tensor(prob)[:, None]) == pytest.approx(
-        expected
-    )
-    assert accuracy(y, prob, threshold=0.8) == pytest.approx(
-        skm.accuracy_score(y, prob > 0.8)
-    )
+    assert accuracy(torch.tensor(y), torch.tensor(prob)[:, None]) == pytest.approx(expected)
+    assert accuracy(y, prob, threshold=0.8) == pytest.approx(skm.accuracy_score(y, prob > 0.8))
 
 
 def test_accuracy_threshold_is_strict() -> None:
@@ -410,9 +401,7 @@ def test_get_metric_whole_array(name: str, function) -> None:
 def test_get_metric_ranking_binds_k(name: str, function, k: int) -> None:
     metric = get_metric(name)
     assert metric(SCORES, MASK) == function(SCORES, MASK, k)
-    torch.testing.assert_close(
-        metric(SCORES, SINGLE, reduction="none"), function(SCORES, SINGLE, k, "none")
-    )
+    torch.testing.assert_close(metric(SCORES, SINGLE, reduction="none"), function(SCORES, SINGLE, k, "none"))
 
 
 @pytest.mark.parametrize(

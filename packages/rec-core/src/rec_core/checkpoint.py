@@ -14,6 +14,7 @@ or the new checkpoint, never a torn one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib.metadata
 import os
 import pickle
@@ -21,6 +22,7 @@ import platform
 import random
 import re
 import secrets
+import time
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -54,6 +56,8 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS: tuple[str, ...] = ("format_version", "model")
 
 _DDP_PREFIX = "module."
+_TEMP_SUFFIX = ".tmp"
+_STALE_MARGIN_S = 2.0
 # What torch.load(weights_only=True) rebuilds without extra allow-listing (tensors aside).
 _PLAIN_LEAVES: frozenset[type] = frozenset(
     {
@@ -118,7 +122,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     payload.setdefault("versions", package_versions())
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+    started = time.time()
     try:
         # os.open (not mkstemp) so the file gets the usual umask-based permissions.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -132,6 +137,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
             temp.unlink()
         raise
     _fsync_directory(target.parent)
+    _remove_stale_temp_files(target, older_than=started)
     return target
 
 
@@ -285,6 +291,20 @@ def strip_module_prefix(state_dict: Mapping[str, _V]) -> dict[str, _V]:
             (_strip_metadata_key(key) if strip else key, value) for key, value in metadata.items()
         )
     return result
+
+
+def _remove_stale_temp_files(target: Path, older_than: float) -> None:
+    """Delete temp files of ``target`` left by writers killed mid-save (e.g. SIGKILL).
+
+    Only files untouched for a while before this save started are removed, so a
+    concurrent writer's file in progress is left alone (the margin covers coarse file
+    system timestamps).
+    """
+    pattern = f".{glob.escape(target.name)}.*{_TEMP_SUFFIX}"
+    for stale in target.parent.glob(pattern):
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < older_than - _STALE_MARGIN_S:
+                stale.unlink()
 
 
 def _find_unsafe(value: Any, where: str) -> str | None:

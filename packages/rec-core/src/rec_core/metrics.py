@@ -84,9 +84,7 @@ def _vector(x: ArrayLike, name: str) -> np.ndarray:
 
 def _check_pair(y_true: np.ndarray, y_pred: np.ndarray, pred_name: str) -> None:
     if len(y_true) != len(y_pred):
-        raise DataError(
-            f"y_true has {len(y_true)} rows but {pred_name} has {len(y_pred)}"
-        )
+        raise DataError(f"y_true has {len(y_true)} rows but {pred_name} has {len(y_pred)}")
     if len(y_true) == 0:
         raise DataError("cannot compute a metric on empty arrays")
 
@@ -207,9 +205,7 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 # --------------------------------------------------------------------------- top-K
 
 
-def _relevance_at_ranks(
-    scores: torch.Tensor, targets: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _relevance_at_ranks(scores: torch.Tensor, targets: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``hits`` (B, k), True where rank i+1 is relevant, and ``n_rel`` (B,)."""
     positions = torch.arange(k, device=scores.device)
     if targets.ndim == 1:
@@ -228,7 +224,7 @@ def _relevance_at_ranks(
     in_run = torch.zeros_like(run).scatter_add_(1, run, relevant.long()).gather(1, run)
     boundary = values[:, -1:]
     at_boundary = (mask & (scores == boundary)).sum(dim=1, keepdim=True)
-    pass
+    in_run = torch.where(values == boundary, at_boundary, in_run)
     return positions - run_start < in_run, mask.sum(dim=1)
 
 
@@ -240,8 +236,7 @@ def _check_ranking_inputs(scores: torch.Tensor, targets: torch.Tensor) -> None:
     if targets.ndim == 2:
         if targets.shape != scores.shape:
             raise DataError(
-                f"relevance mask has shape {tuple(targets.shape)} but scores have "
-                f"shape {tuple(scores.shape)}"
+                f"relevance mask has shape {tuple(targets.shape)} but scores have shape {tuple(scores.shape)}"
             )
         return
     if targets.ndim != 1:
@@ -275,6 +270,7 @@ def ranking_metrics(
 
     Returns:
         A dict keyed ``"<metric>@<k>"``, metrics in the given order, then each k.
+        The mean over an empty batch is ``nan``.
 
     Raises:
         DataError: If the shapes, dtypes or target indices are invalid.
@@ -304,7 +300,7 @@ def ranking_metrics(
     rows: dict[str, torch.Tensor] = {}
     for name in metrics:
         for k in ks:
-            cut = min(int(k), top)
+            cut = min(k, top)
             found = cum_hits[:, cut - 1]
             if name == "recall":
                 value = found / n_rel.clamp(min=1)
@@ -320,30 +316,22 @@ def ranking_metrics(
     return {key: float(value.mean()) for key, value in rows.items()}
 
 
-def recall_at_k(
-    scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean"
-) -> MetricResult:
+def recall_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean") -> MetricResult:
     """Compute Recall@K = |relevant ∩ top-K| / |relevant| (rows with none score 0)."""
     return ranking_metrics(scores, targets, (k,), ("recall",), reduction)[f"recall@{k}"]
 
 
-def ndcg_at_k(
-    scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean"
-) -> MetricResult:
+def ndcg_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean") -> MetricResult:
     """Compute NDCG@K with binary gains and ideal DCG over min(|relevant|, K) items."""
     return ranking_metrics(scores, targets, (k,), ("ndcg",), reduction)[f"ndcg@{k}"]
 
 
-def hit_rate_at_k(
-    scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean"
-) -> MetricResult:
+def hit_rate_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean") -> MetricResult:
     """Compute HitRate@K: 1 if any relevant item is in the top K, else 0."""
     return ranking_metrics(scores, targets, (k,), ("hit",), reduction)[f"hit@{k}"]
 
 
-def mrr_at_k(
-    scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean"
-) -> MetricResult:
+def mrr_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int, reduction: str = "mean") -> MetricResult:
     """Compute MRR@K: 1 / rank of the first relevant item within the top K, else 0."""
     return ranking_metrics(scores, targets, (k,), ("mrr",), reduction)[f"mrr@{k}"]
 
@@ -368,9 +356,7 @@ _AT_K: dict[str, Callable[..., MetricResult]] = {
 _AT_K_NAME = re.compile(r"^([a-z]+)@(\d+)$")
 
 
-def _unknown_message(
-    name: str, candidates: Iterable[str], available: Iterable[str]
-) -> str:
+def _unknown_message(name: str, candidates: Iterable[str], available: Iterable[str]) -> str:
     close = difflib.get_close_matches(_base_name(name), list(candidates), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown metric {name!r}{hint} (available: {', '.join(sorted(available))})"

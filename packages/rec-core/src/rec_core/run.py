@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from rec_core.plugins import RecPluginManager
     from rec_core.registry import Registration
 
-__all__ = ["TrainRequest"]
+__all__ = ["LAUNCHED_ENV", "TrainRequest"]
+
+LAUNCHED_ENV = "REC_LAUNCHED"
+"""Set by ``rec train --nproc-per-node`` for the worker processes it starts."""
 
 
 @dataclass

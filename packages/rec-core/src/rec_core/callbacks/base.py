@@ -12,27 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
-from rec_core.errors import ConfigError
+from rec_core.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import torch
 
-__all__ = ["Callback", "CallbackList", "HOOKS", "TrainerLike"]
-
-HOOKS: tuple[str, ...] = (
-    "on_exception",
-    "on_fit_end",
-    "on_fit_start",
-    "on_save_checkpoint",
-    "on_train_batch_end",
-    "on_train_batch_start",
-    "on_train_epoch_end",
-    "on_train_epoch_start",
-    "on_validation_end",
-    "on_validation_start",
-)
+__all__ = ["Callback", "CallbackList", "TrainerLike"]
 
 
 class TrainerLike(Protocol):
@@ -88,6 +75,20 @@ class Callback:
 
     name: ClassVar[str] = ""
     """Registry name used by ``rec_register_callbacks`` (lowercase ``[a-z0-9-]``)."""
+
+    HOOKS: ClassVar[tuple[str, ...]] = (
+        "on_exception",
+        "on_fit_end",
+        "on_fit_start",
+        "on_save_checkpoint",
+        "on_train_batch_end",
+        "on_train_batch_start",
+        "on_train_epoch_end",
+        "on_train_epoch_start",
+        "on_validation_end",
+        "on_validation_start",
+    )
+    """Names of all hooks, the ones `CallbackList.call` accepts."""
 
     saves_checkpoints: ClassVar[bool] = False
     """True for callbacks that write checkpoints; `CallbackList` runs them after the others
@@ -186,7 +187,7 @@ class CallbackList(Sequence[Callback]):
         """Call `hook` on every callback in order.
 
         Args:
-            hook: A hook name from `HOOKS`, e.g. ``"on_fit_start"``.
+            hook: A hook name from `Callback.HOOKS`, e.g. ``"on_fit_start"``.
             trainer: The trainer, passed first to the hook.
             *args: Further positional arguments of the hook.
             **kwargs: Further keyword arguments of the hook.
@@ -194,8 +195,9 @@ class CallbackList(Sequence[Callback]):
         Raises:
             ValueError: If `hook` is not a callback hook.
         """
-        if hook not in HOOKS:
-            raise ValueError(f"unknown callback hook {hook!r} (hooks: {', '.join(HOOKS)})")
+        if hook not in Callback.HOOKS:
+            hooks = ", ".join(Callback.HOOKS)
+            raise ValueError(f"unknown callback hook {hook!r} (hooks: {hooks})")
         for callback in self._callbacks:
             getattr(callback, hook)(trainer, *args, **kwargs)
 
@@ -242,13 +244,28 @@ def _check_mode(owner: str, mode: str | None) -> None:
 
 def _resolve_monitor(
     owner: str, trainer: TrainerLike, monitor: str | None, mode: str | None
-) -> tuple[str | None, str]:
-    """Return `monitor` and `mode`, falling back to ``trainer.config.monitor`` / ``.mode``."""
+) -> tuple[str | None, str | None]:
+    """Return `monitor` and `mode`, falling back to ``trainer.config.monitor`` / ``.mode``.
+
+    The config's mode is used only for the config's monitor: a mode that is not given for
+    the monitored metric is derived from its name (``max`` for auc and the ranking metrics,
+    ``min`` for losses). Without a monitor the mode is None.
+    """
     config = trainer.config
-    monitor = monitor if monitor is not None else getattr(config, "monitor", None)
-    mode = mode if mode is not None else getattr(config, "mode", None)
-    if mode is None:
-        raise ConfigError(f"{owner}: no mode given and trainer.config.mode is not set")
+    config_monitor = getattr(config, "monitor", None)
+    if mode is None and (monitor is None or monitor == config_monitor):
+        mode = getattr(config, "mode", None)
+    monitor = monitor if monitor is not None else config_monitor
+    if mode is None and monitor:
+        from rec_core.metrics import is_higher_better
+
+        try:
+            mode = "max" if is_higher_better(monitor) else "min"
+        except UnknownNameError:
+            raise ConfigError(
+                f"{owner}: cannot tell whether {monitor!r} should rise or fall; "
+                "pass mode='max' or mode='min'"
+            ) from None
     _check_mode(owner, mode)
     return monitor or None, mode
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rec_core.callbacks.base import (
     Callback,
@@ -15,6 +14,9 @@ from rec_core.callbacks.base import (
     _resolve_monitor,
 )
 from rec_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["EarlyStopping"]
 
@@ -31,7 +33,8 @@ class EarlyStopping(Callback):
 
     Args:
         monitor: Metric to watch, e.g. ``"val/auc"``; None uses ``trainer.config.monitor``.
-        mode: ``"max"`` or ``"min"``; None uses ``trainer.config.mode``.
+        mode: ``"max"`` or ``"min"``; None uses ``trainer.config.mode`` for the config's
+            monitor, else derives it from the metric name (``max`` for auc, ``min`` for loss).
         min_delta: Smallest change (>= 0) that counts as an improvement.
         patience: Validations without improvement before stopping.
         strict: Raise if `monitor` is missing from the metrics; otherwise skip that check.

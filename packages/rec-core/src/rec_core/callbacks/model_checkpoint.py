@@ -8,10 +8,8 @@ import math
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rec_core.callbacks.base import (
     Callback,
@@ -21,6 +19,9 @@ from rec_core.callbacks.base import (
     _resolve_monitor,
 )
 from rec_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 __all__ = ["ModelCheckpoint"]
 
@@ -51,7 +52,8 @@ class ModelCheckpoint(Callback):
             ``{step}`` and any logged metric, by its name or with non-word characters
             replaced by ``_`` (``{val_auc:.4f}`` for ``val/auc``).
         monitor: Metric that ranks checkpoints; None uses ``trainer.config.monitor``.
-        mode: ``"max"`` or ``"min"``; None uses ``trainer.config.mode``.
+        mode: ``"max"`` or ``"min"``; None uses ``trainer.config.mode`` for the config's
+            monitor, else derives it from the metric name (``max`` for auc, ``min`` for loss).
         save_top_k: How many ranked checkpoints to keep; -1 keeps all, 0 none (but last).
         save_last: Whether to write ``last.ckpt``.
         every_n_epochs: Consider a ranked checkpoint every this many epochs; None or 0
@@ -88,9 +90,7 @@ class ModelCheckpoint(Callback):
         if save_top_k < -1:
             raise ConfigError(f"ModelCheckpoint: save_top_k must be >= -1, got {save_top_k}")
         if every_n_epochs is not None and every_n_epochs < 0:
-            raise ConfigError(
-                f"ModelCheckpoint: every_n_epochs must be >= 0, got {every_n_epochs}"
-            )
+            raise ConfigError(f"ModelCheckpoint: every_n_epochs must be >= 0, got {every_n_epochs}")
         if every_n_train_steps is not None and every_n_train_steps < 0:
             raise ConfigError(
                 f"ModelCheckpoint: every_n_train_steps must be >= 0, got {every_n_train_steps}"
@@ -101,6 +101,7 @@ class ModelCheckpoint(Callback):
                 "save_last=True"
             )
         self._state_key = self._generate_state_key(
+            dirpath=str(dirpath) if dirpath is not None else None,
             monitor=monitor,
             mode=mode,
             every_n_epochs=every_n_epochs,
@@ -131,7 +132,7 @@ class ModelCheckpoint(Callback):
 
     @property
     def state_key(self) -> str:
-        """Return ``ModelCheckpoint{'monitor': ..., 'mode': ..., ...}`` from the init args."""
+        """Return ``ModelCheckpoint{'dirpath': ..., 'monitor': ..., ...}`` from the init args."""
         return self._state_key
 
     @property
@@ -168,17 +169,17 @@ class ModelCheckpoint(Callback):
         self._write_index(trainer)
 
     def on_validation_end(self, trainer: TrainerLike) -> None:
-        """Save a ranked checkpoint if the metric is in the top k; rewrite ``last.ckpt``."""
-        self._resolve(trainer)
+        """Note that this epoch validated; the save itself waits for the epoch's end."""
         self._validated_epoch = trainer.current_epoch
-        self._save_epoch(trainer, strict=True)
 
     def on_train_epoch_end(self, trainer: TrainerLike) -> None:
-        """Save as after validation, but only in epochs that had no validation."""
-        if self._validated_epoch == trainer.current_epoch:
-            return
+        """Save a ranked checkpoint if the metric is in the top k; rewrite ``last.ckpt``.
+
+        Saving at the epoch's end (after validation and the epoch's scheduler step) means a
+        run resumed from the file continues exactly where the uninterrupted run would.
+        """
         self._resolve(trainer)
-        self._save_epoch(trainer, strict=False)
+        self._save_epoch(trainer, strict=self._validated_epoch == trainer.current_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         """Return the ranked files and the last file, so a resumed run manages them."""
@@ -286,9 +287,9 @@ class ModelCheckpoint(Callback):
     def _format_name(self, trainer: TrainerLike) -> str:
         fields: dict[str, Any] = {}
         for key, value in trainer.callback_metrics.items():
-            value = _as_number(value)
-            fields[key] = value
-            fields[_NOT_IDENTIFIER.sub("_", key)] = value
+            number = _as_number(value)
+            fields[key] = number
+            fields[_NOT_IDENTIFIER.sub("_", key)] = number
         fields["epoch"] = trainer.current_epoch
         fields["step"] = trainer.global_step
         try:
@@ -351,7 +352,7 @@ class ModelCheckpoint(Callback):
         }
         text = json.dumps(index, indent=2, allow_nan=False) + "\n"
         _replace_atomically(
-            self._dir() / self.INDEX_NAME, lambda tmp: Path(tmp).write_text(text, "utf-8")
+            self._dir() / self.INDEX_NAME, lambda tmp: tmp.write_text(text, "utf-8")
         )
 
 
@@ -363,13 +364,13 @@ def _as_number(value: Any) -> Any:
         return value
 
 
-def _replace_atomically(target: Path, write: Callable[[str], object]) -> None:
+def _replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp_path)`` on a temp file next to `target`, then rename it over `target`."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
+    # Not mkstemp: its 0600 mode would stick to the final file.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

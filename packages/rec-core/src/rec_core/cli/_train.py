@@ -7,6 +7,7 @@ options and builds a :class:`~rec_core.run.TrainRequest`; the trainer class runs
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -17,7 +18,7 @@ from typer.core import TyperGroup
 from rec_core.config import parse_value, read_toml
 from rec_core.errors import ConfigError, RecError
 from rec_core.plugins import RecPluginManager
-from rec_core.run import TrainRequest
+from rec_core.run import LAUNCHED_ENV, TrainRequest
 
 __all__ = ["add_train_commands", "build_request"]
 
@@ -149,7 +150,8 @@ def build_request(
 
     resume_path = _resolve_resume(resume) if resume else None
     run_dir = output or (resume_path.parent.parent if resume_path else _default_output(task, model_name))
-    _check_output(run_dir, resuming=resume_path is not None)
+    if not os.environ.get(LAUNCHED_ENV):  # torchrun workers: the launcher checked already
+        _check_output(run_dir, resuming=resume_path is not None)
     return TrainRequest(
         task=task, trainer=trainer, config=config, output=run_dir, model=model_entry, data=data_ref,
         model_params=sections["model"], data_params=sections["data"], loggers=resolved_loggers,

@@ -104,6 +104,11 @@ def to_column(name: str, values: Any) -> torch.Tensor:
     return tensor
 
 
+def _row_view(column: torch.Tensor) -> Any:
+    """Return a numpy view of a CPU column (cheap to index per sample), else the tensor."""
+    return column.numpy() if column.device.type == "cpu" else column
+
+
 def _columns_of(x: Any) -> dict[str, Any]:
     """Return ``x`` (a mapping or a pandas DataFrame) as a plain name -> values dict."""
     if isinstance(x, Mapping):
@@ -138,8 +143,9 @@ class ColumnarDataset(Dataset):
 
     Example:
         >>> ds = ColumnarDataset({"user": [1, 2, 3], "age": [0.1, 0.5, 0.9]}, y=[0, 1, 1])
-        >>> ds[0]
-        ({'user': tensor(1), 'age': tensor(0.1000)}, tensor(0))
+        >>> x_row, y_row = ds[0]
+        >>> int(x_row["user"]), int(y_row)
+        (1, 0)
     """
 
     def __init__(self, x: Any, y: Any = None) -> None:
@@ -173,12 +179,29 @@ class ColumnarDataset(Dataset):
     def __len__(self) -> int:
         return self._length
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor] | Batch:
-        """Return sample ``index`` as ``(x_dict, y)``, or ``x_dict`` without labels."""
-        row = {name: column[index] for name, column in self.x.items()}
-        if self.y is None:
+    def __getitem__(self, index: int) -> dict[str, Any] | tuple[dict[str, Any], Any]:
+        """Return sample ``index`` as ``(x_dict, y)``, or ``x_dict`` without labels.
+
+        Values from CPU columns are numpy scalars or row views, as with torch-rechub's
+        dataset: a ``DataLoader`` collates them into exactly the tensors a
+        :class:`~rec_core.data.ColumnarLoader` yields, several times faster than
+        indexing tensors one sample at a time would.
+        """
+        x_views, y_view = self._row_views()
+        row = {name: column[index] for name, column in x_views.items()}
+        if y_view is None:
             return row
-        return row, self.y[index]
+        return row, y_view[index]
+
+    def _row_views(self) -> tuple[dict[str, Any], Any]:
+        views = self.__dict__.get("_views")
+        if views is None:
+            views = (
+                {name: _row_view(column) for name, column in self.x.items()},
+                None if self.y is None else _row_view(self.y),
+            )
+            self.__dict__["_views"] = views
+        return views
 
     def subset(self, indices: torch.Tensor) -> ColumnarDataset:
         """Return a new dataset holding the rows at ``indices``, in that order."""

@@ -1,0 +1,71 @@
+"""Developer chores: `nox -s tests|smoke|lint|bench|demo`.
+
+Every session installs the CPU build of torch first (`torch==2.13.0`); an unpinned torch
+would pull a multi-GB CUDA build.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = [ROOT / "packages" / "rec-core"]
+TORCH = "torch==2.13.0"
+nox.options.sessions = ["lint", "tests", "smoke"]
+nox.options.default_venv_backend = "venv"
+
+
+def _env() -> dict[str, str]:
+    env = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    data = os.environ.get("REC_DATA_DIR") or str(ROOT.parent / "shared" / "data")
+    if Path(data).is_dir():
+        env["REC_DATA_DIR"] = data
+    return env
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test matrix through tox (all packages, then rec-core alone)."""
+    session.install("tox")
+    session.run("tox", *session.posargs, env=_env())
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Build wheels, install them with a real fixture plugin project, run the installed rec."""
+    wheels = Path(session.create_tmp()) / "wheels"
+    session.install("build", TORCH)
+    for package in [*PACKAGES, ROOT / "tests" / "fixtures" / "rec-hello-plugin"]:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheels), str(package), silent=True)
+    session.install(*sorted(str(w) for w in wheels.glob("*.whl")))
+    out = session.run("rec", "plugins", silent=True, env=_env())
+    for expected in ("core", "hello", "rec-hello-plugin", "jsonl", "print"):
+        if expected not in out:
+            session.error(f"`rec plugins` does not show {expected!r}:\n{out}")
+    help_text = session.run("rec", "--help", silent=True)
+    if "hello" not in help_text or "Plugins" not in help_text:
+        session.error(f"`rec --help` does not show the plugin's command:\n{help_text}")
+    greeting = session.run("rec", "hello", "--name", "smoke", silent=True)
+    if "hello, smoke, from rec-hello-plugin" not in greeting:
+        session.error(f"the plugin's command did not run:\n{greeting}")
+    session.run("rec", "--version")
+    session.log("smoke: installed wheels, plugin discovered, commands run")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Run ruff on the code base."""
+    session.install("ruff")
+    session.run("ruff", "check", "packages", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks under benchmarks/ and print their figures."""
+    session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich")
+    env = _env()
+    session.run("python", "benchmarks/cli_startup.py", env=env)
+    session.run("python", "benchmarks/loader_throughput.py", "--rows", "200000", env=env)
