@@ -25,15 +25,15 @@ import os
 # own setting (see shared/notes/cpu-threads.md). Must happen before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterable  # noqa: E402
+import argparse
+import time
+from collections.abc import Iterable
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
 
-from rec_core.data import ColumnarLoader, TorchDataset  # noqa: E402
+from rec_core.data import ColumnarLoader, TorchDataset
 
 N_DENSE, N_SPARSE, MAX_ID = 13, 26, 100_000
 

@@ -190,7 +190,7 @@ def test_getitem_works_with_a_plain_dataloader(columns) -> None:
     assert y_row.item() == y[7]
     plain = list(DataLoader(ds, batch_size=10))
     assert len(plain) == 11 and plain[0][0]["hist"].shape == (10, 5)
-    assert list(DataLoader(PredictDataset(x), batch_size=10))[0]["id"].tolist() == list(range(10))
+    assert next(iter(DataLoader(PredictDataset(x), batch_size=10)))["id"].tolist() == list(range(10))
 
 
 def test_subset_selects_rows_in_order(columns) -> None:
@@ -283,9 +283,7 @@ def test_unlabelled_loader_yields_dicts(columns) -> None:
 
 
 @pytest.mark.parametrize(("stop_epoch", "stop_batch"), [(0, 0), (1, 3), (1, 6), (2, 7)])
-def test_mid_epoch_resume_continues_exactly_like_an_uninterrupted_run(
-    columns, stop_epoch, stop_batch
-) -> None:
+def test_mid_epoch_resume_continues_exactly_like_an_uninterrupted_run(columns, stop_epoch, stop_batch) -> None:
     x, y = columns
     uninterrupted = ColumnarLoader(x, y, batch_size=15, shuffle=True, seed=7)
     reference = [list(uninterrupted) for _ in range(4)]
@@ -487,3 +485,15 @@ def test_batch_size_of_finds_the_first_tensor(columns) -> None:
         batch_size_of({"a": "text"})
     with pytest.raises(DataError):
         batch_size_of(torch.tensor(1.0))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_columns_on_cuda_give_the_same_batches(columns) -> None:
+    x, y = columns
+    cpu = ColumnarLoader(x, y, batch_size=16, shuffle=True, seed=3)
+    cuda_x = {name: torch.as_tensor(values).cuda() for name, values in x.items()}
+    gpu = ColumnarLoader(cuda_x, torch.as_tensor(y).cuda(), batch_size=16, shuffle=True, seed=3)
+    for a, b in zip(cpu, gpu, strict=True):
+        assert b[1].is_cuda
+        assert_batches_equal(move_batch(a, "cuda"), b)

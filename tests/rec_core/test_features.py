@@ -171,11 +171,7 @@ def test_shared_embedding_tables_can_be_built_from_features() -> None:
         DenseFeature("price"),
     ]
     tables = torch.nn.ModuleDict(
-        {
-            f.name: f.get_embedding_layer()
-            for f in features
-            if not isinstance(f, DenseFeature) and f.shared_with is None
-        }
+        {f.name: f.get_embedding_layer() for f in features if not isinstance(f, DenseFeature) and f.shared_with is None}
     )
     assert list(tables) == ["item"]
     hist = torch.tensor([[3, 5, 0]])

@@ -44,9 +44,7 @@ def make_net() -> TwoTaskNet:
     return TwoTaskNet()
 
 
-def train_step(
-    weighter: BaseLossWeighter, net: TwoTaskNet, losses: Mapping[str, Tensor]
-) -> Tensor:
+def train_step(weighter: BaseLossWeighter, net: TwoTaskNet, losses: Mapping[str, Tensor]) -> Tensor:
     """Run the trainer's sequence: combine -> backward -> after_backward."""
     loss = weighter.combine(losses)
     loss.backward(retain_graph=weighter.retain_graph)
@@ -173,8 +171,7 @@ def test_after_backward_can_rewrite_shared_gradients() -> None:
     # Expected gradients, computed independently of the weighter.
     reference = task_losses(net)
     per_task = {
-        name: torch.autograd.grad(reference[name], shared, retain_graph=True)
-        for name in ("a", "b")
+        name: torch.autograd.grad(reference[name], shared, retain_graph=True) for name in ("a", "b")
     }
     expected_shared = [torch.zeros_like(p) for p in shared]
     for grads in per_task.values():

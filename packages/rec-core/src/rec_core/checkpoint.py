@@ -214,6 +214,8 @@ def package_versions() -> dict[str, str]:
 def capture_rng_state() -> dict[str, Any]:
     """Return the state of Python's, numpy's, torch's CPU and all CUDA generators.
 
+    CUDA generators are included once CUDA has been initialised in this process.
+
     The result holds only tensors, numbers, strings, ``None``, tuples and dicts, so it
     survives ``torch.load(..., weights_only=True)``.
     """
@@ -228,8 +230,13 @@ def capture_rng_state() -> dict[str, Any]:
             "cached_gaussian": float(cached_gaussian),
         },
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # Only once CUDA is in use: a CPU run on a GPU machine must not initialise it.
+        "cuda": torch.cuda.get_rng_state_all() if _cuda_in_use() else [],
     }
+
+
+def _cuda_in_use() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_initialized()
 
 
 def restore_rng_state(state: Mapping[str, Any]) -> None:
@@ -314,9 +321,9 @@ def _find_unsafe(value: Any, where: str) -> str | None:
         return None
     if kind in _PLAIN_MAPPINGS:
         for key, item in value.items():
-            if type(key) not in _PLAIN_LEAVES:
-                return f"{where} has a key of type {_type_name(key)}"
-            problem = _find_unsafe(item, f"{where}[{key!r}]")
+            problem = _find_unsafe(key, f"a key of {where}") or _find_unsafe(
+                item, f"{where}[{key!r}]"
+            )
             if problem is not None:
                 return problem
         return None

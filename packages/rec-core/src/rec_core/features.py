@@ -62,18 +62,14 @@ def _check_name(kind: str, name: Any) -> str:
     return name
 
 
-def _check_int(
-    kind: str, name: str, arg: str, value: Any, minimum: int | None = None
-) -> int:
+def _check_int(kind: str, name: str, arg: str, value: Any, minimum: int | None = None) -> int:
     """Return ``value`` as an ``int`` (numpy integers accepted), checking its lower bound."""
     try:
         if isinstance(value, bool):
             raise TypeError
         number = operator.index(value)
     except TypeError:
-        raise ConfigError(
-            f"{kind} {name!r}: {arg} must be an integer, got {value!r}"
-        ) from None
+        raise ConfigError(f"{kind} {name!r}: {arg} must be an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise ConfigError(f"{kind} {name!r}: {arg} must be >= {minimum}, got {number}")
     return number
@@ -90,18 +86,14 @@ def _check_embedding_args(feature: SparseFeature | SequenceFeature) -> None:
         feature.embed_dim = _check_int(kind, name, "embed_dim", feature.embed_dim, 1)
     if feature.shared_with is not None:
         if not isinstance(feature.shared_with, str) or not feature.shared_with.strip():
-            raise ConfigError(
-                f"{kind} {name!r}: shared_with must be a feature name, "
-                f"got {feature.shared_with!r}"
-            )
+            raise ConfigError(f"{kind} {name!r}: shared_with must be a feature name, got {feature.shared_with!r}")
         if feature.shared_with == name:
             raise ConfigError(f"{kind} {name!r}: a feature cannot share with itself")
     if feature.padding_idx is not None:
         idx = _check_int(kind, name, "padding_idx", feature.padding_idx)
         if not -feature.vocab_size <= idx < feature.vocab_size:
             raise ConfigError(
-                f"{kind} {name!r}: padding_idx {idx} is outside the vocabulary "
-                f"(vocab_size={feature.vocab_size})"
+                f"{kind} {name!r}: padding_idx {idx} is outside the vocabulary (vocab_size={feature.vocab_size})"
             )
         feature.padding_idx = idx
     if not callable(feature.initializer):
@@ -116,7 +108,7 @@ class _EmbeddingMixin:
 
     name: str
     vocab_size: int
-    embed_dim: int
+    embed_dim: int | None  # always an int once __post_init__ has run
     shared_with: str | None
     initializer: Callable[[int, int], torch.nn.Embedding]
 
@@ -126,7 +118,8 @@ class _EmbeddingMixin:
         Prefer this in new model code: every call gives fresh weights, so two models
         built from the same feature list never share parameters by accident.
         """
-        return self.initializer(self.vocab_size, self.embed_dim)
+        dim = get_auto_embedding_dim(self.vocab_size) if self.embed_dim is None else self.embed_dim
+        return self.initializer(self.vocab_size, dim)
 
     def get_embedding_layer(self) -> torch.nn.Embedding:
         """Return this feature's embedding table, building it on the first call.
@@ -174,9 +167,7 @@ class SparseFeature(_EmbeddingMixin):
     embed_dim: int | None = None
     shared_with: str | None = None
     padding_idx: int | None = None
-    initializer: Callable[[int, int], torch.nn.Embedding] = field(
-        default=_DEFAULT_INITIALIZER
-    )
+    initializer: Callable[[int, int], torch.nn.Embedding] = field(default=_DEFAULT_INITIALIZER)
 
     def __post_init__(self) -> None:
         _check_embedding_args(self)
@@ -214,9 +205,7 @@ class SequenceFeature(_EmbeddingMixin):
     pooling: str = "mean"
     shared_with: str | None = None
     padding_idx: int | None = None
-    initializer: Callable[[int, int], torch.nn.Embedding] = field(
-        default=_DEFAULT_INITIALIZER
-    )
+    initializer: Callable[[int, int], torch.nn.Embedding] = field(default=_DEFAULT_INITIALIZER)
 
     def __post_init__(self) -> None:
         _check_embedding_args(self)
@@ -249,9 +238,7 @@ class DenseFeature:
 
     def __post_init__(self) -> None:
         _check_name("DenseFeature", self.name)
-        self.embed_dim = _check_int(
-            "DenseFeature", self.name, "embed_dim", self.embed_dim, 1
-        )
+        self.embed_dim = _check_int("DenseFeature", self.name, "embed_dim", self.embed_dim, 1)
 
     def __hash__(self) -> int:
         return hash(("DenseFeature", self.name))

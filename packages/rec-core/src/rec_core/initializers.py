@@ -133,8 +133,7 @@ class Pretrained:
         weight = torch.as_tensor(self.embedding_weight, dtype=torch.float32)
         if weight.dim() != 2:
             raise ConfigError(
-                f"Pretrained embedding weights must be 2-D (vocab_size, embed_dim), "
-                f"got shape {tuple(weight.shape)}"
+                f"Pretrained embedding weights must be 2-D (vocab_size, embed_dim), got shape {tuple(weight.shape)}"
             )
         object.__setattr__(self, "_weight", weight)
 
@@ -150,8 +149,7 @@ class Pretrained:
 
         if self.shape != (vocab_size, embed_dim):
             raise ConfigError(
-                f"Pretrained weights have shape {self.shape}, but the feature needs "
-                f"({vocab_size}, {embed_dim})"
+                f"Pretrained weights have shape {self.shape}, but the feature needs ({vocab_size}, {embed_dim})"
             )
         return torch.nn.Embedding.from_pretrained(self._weight.clone(), freeze=self.freeze)
 

@@ -65,7 +65,6 @@ def batch_size_of(batch: Any) -> int:
     tensor = _first_tensor(batch)
     if tensor is None or tensor.dim() == 0:
         raise DataError(
-            f"cannot tell the batch size of a {type(batch).__name__}: it holds no "
-            "tensor with a batch dimension"
+            f"cannot tell the batch size of a {type(batch).__name__}: it holds no tensor with a batch dimension"
         )
     return int(tensor.shape[0])

@@ -65,8 +65,7 @@ def _as_numpy(name: str, values: Any) -> np.ndarray:
             arr = np.asarray(arr.tolist())
     except ValueError as exc:
         raise DataError(
-            f"column {name!r} cannot be made into one array ({exc}); "
-            "pad sequences to a common length first"
+            f"column {name!r} cannot be made into one array ({exc}); pad sequences to a common length first"
         ) from None
     return arr
 
@@ -116,9 +115,7 @@ def _columns_of(x: Any) -> dict[str, Any]:
     elif hasattr(x, "columns") and hasattr(x, "to_numpy"):
         items = {col: x[col] for col in x.columns}
     else:
-        raise DataError(
-            f"x must be a dict of columns or a pandas DataFrame, got {type(x).__name__}"
-        )
+        raise DataError(f"x must be a dict of columns or a pandas DataFrame, got {type(x).__name__}")
     if not items:
         raise DataError("x has no columns")
     for key in items:
@@ -149,16 +146,11 @@ class ColumnarDataset(Dataset):
     """
 
     def __init__(self, x: Any, y: Any = None) -> None:
-        self.x: dict[str, torch.Tensor] = {
-            name: to_column(name, values) for name, values in _columns_of(x).items()
-        }
+        self.x: dict[str, torch.Tensor] = {name: to_column(name, values) for name, values in _columns_of(x).items()}
         first, length = next((name, len(col)) for name, col in self.x.items())
         for name, column in self.x.items():
             if len(column) != length:
-                raise DataError(
-                    f"column {name!r} has {len(column)} rows but column {first!r} "
-                    f"has {length}"
-                )
+                raise DataError(f"column {name!r} has {len(column)} rows but column {first!r} has {length}")
         self._length = length
         self.y: torch.Tensor | None = None
         if y is not None:
@@ -166,9 +158,7 @@ class ColumnarDataset(Dataset):
             if labels.dim() > 2:
                 raise DataError(f"y must be 1-D or 2-D, got shape {tuple(labels.shape)}")
             if len(labels) != length:
-                raise DataError(
-                    f"y has {len(labels)} rows but column {first!r} has {length}"
-                )
+                raise DataError(f"y has {len(labels)} rows but column {first!r} has {length}")
             self.y = labels
 
     @property

@@ -41,16 +41,11 @@ def split_lengths(total: int, split_ratio: Sequence[float]) -> tuple[int, int, i
     """
     ratios = list(split_ratio)
     if len(ratios) not in (2, 3) or not all(
-        isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r <= 1
-        for r in ratios
+        isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r <= 1 for r in ratios
     ):
-        raise ConfigError(
-            f"split_ratio must be [train, val] fractions in [0, 1], got {split_ratio!r}"
-        )
+        raise ConfigError(f"split_ratio must be [train, val] fractions in [0, 1], got {split_ratio!r}")
     if ratios[0] + ratios[1] > 1 + 1e-9:
-        raise ConfigError(
-            f"split_ratio {split_ratio!r} leaves no room: train + val must be <= 1"
-        )
+        raise ConfigError(f"split_ratio {split_ratio!r} leaves no room: train + val must be <= 1")
     train = int(total * ratios[0])
     val = min(int(total * ratios[1]), total - train)
     return train, val, total - train - val

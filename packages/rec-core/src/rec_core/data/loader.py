@@ -179,7 +179,10 @@ class ColumnarLoader:
         labels = self.dataset.y
         size, step = self.batch_size, self.world_size
         stop = self.num_samples
-        order = self.epoch_indices(epoch) if self.shuffle else None
+        order = None
+        if self.shuffle:
+            # One transfer per epoch when the columns live on an accelerator.
+            order = self.epoch_indices(epoch).to(next(iter(columns.values())).device)
         for k in range(start, len(self)):
             lo, hi = k * size, min((k + 1) * size, stop)
             if order is not None:

@@ -461,20 +461,25 @@ class BaseTrainer(TrainerStateMixin):
         start = self._pending.pop("batch_in_epoch", 0)
         loader_state = self._pending.pop("loader", None)
         stateful = callable(getattr(loader, "load_state_dict", None))
+        resume_rng, self._resume_rng = self._resume_rng, None
+        if start and loader_state is not None and not stateful:
+            # Replay the sampler from the epoch's start, skip what was trained, then put the
+            # RNGs where the interrupted run had them.
+            restore_rng_state(loader_state["epoch_start_rng"])
+        elif resume_rng is not None:
+            restore_rng_state(resume_rng)  # before iter(): a DataLoader draws its seed there
+            resume_rng = None
         if start and stateful and loader_state is not None:
             loader.load_state_dict(loader_state)
-            iterator = iter(loader)
         else:
             _set_epoch(loader, epoch)
-            if start and loader_state is not None:  # replay the sampler from the epoch start
-                restore_rng_state(loader_state["epoch_start_rng"])
-            self._epoch_start_rng = capture_rng_state() if not stateful else None
-            iterator = iter(loader)
+        self._epoch_start_rng = None if stateful else capture_rng_state()
+        iterator = iter(loader)
+        if not (stateful and loader_state is not None):
             for _ in range(start):
                 next(iterator)
-        if self._resume_rng is not None:
-            restore_rng_state(self._resume_rng)
-            self._resume_rng = None
+        if resume_rng is not None:
+            restore_rng_state(resume_rng)
         for offset, batch in enumerate(iterator):
             yield start + offset, batch
 
