@@ -96,6 +96,20 @@ def test_save_refuses_objects_that_weights_only_load_would_refuse(tmp_path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_accepts_every_plain_type_and_rejects_an_unsafe_dict_key(tmp_path) -> None:
+    plain = {
+        "model": OrderedDict(w=torch.ones(2)),
+        "misc": {(1, "a"): [None, True, 2, 3.5, 1j, "s", b"b", {4}, torch.Size([2])]},
+        "types": [torch.float16, torch.device("cpu"), torch.strided],
+    }
+    loaded = load_checkpoint(save_checkpoint(plain, tmp_path / "ok.pt"))
+    assert loaded["misc"] == plain["misc"]
+    assert loaded["types"] == plain["types"]
+
+    with pytest.raises(CheckpointError, match=r"a key of state\['misc'\] is a pathlib"):
+        save_checkpoint({"model": {}, "misc": {Path("x"): 1}}, tmp_path / "bad.pt")
+
+
 def test_save_requires_a_model_entry(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="no 'model' entry"):
         save_checkpoint({"epoch": 1}, tmp_path / "c.pt")
@@ -348,6 +362,7 @@ def test_malformed_rng_state_raises_checkpoint_error() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_rng_state_round_trips(tmp_path) -> None:
     torch.cuda.manual_seed_all(7)
+    torch.rand(1, device="cuda")  # CUDA in use: its generators are captured
     path = save_checkpoint({"model": {}, "rng": capture_rng_state()}, tmp_path / "c.pt")
     expected = torch.rand(4, device="cuda").cpu()
     torch.rand(4, device="cuda")

@@ -235,10 +235,6 @@ def capture_rng_state() -> dict[str, Any]:
     }
 
 
-def _cuda_in_use() -> bool:
-    return torch.cuda.is_available() and torch.cuda.is_initialized()
-
-
 def restore_rng_state(state: Mapping[str, Any]) -> None:
     """Restore generator states captured by :func:`capture_rng_state`.
 
@@ -343,6 +339,10 @@ def _type_name(value: object) -> str:
         if kind.__module__ == "builtins"
         else f"{kind.__module__}.{kind.__qualname__}"
     )
+
+
+def _cuda_in_use() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
 
 
 def _strip_metadata_key(key: str) -> str:

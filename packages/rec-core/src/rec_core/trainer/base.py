@@ -28,7 +28,7 @@ from rec_core.checkpoint import capture_rng_state, load_checkpoint, restore_rng_
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
 from rec_core.distributed import DistContext
-from rec_core.errors import CheckpointError, ConfigError
+from rec_core.errors import CheckpointError, ConfigError, RecError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
@@ -37,6 +37,8 @@ from rec_core.trainer._progress import EpochProgress
 from rec_core.trainer._state import TrainerStateMixin
 
 if TYPE_CHECKING:
+    from rec_core.run import TrainRequest
+    from rec_core.runner import PreparedRun
     from rec_core.weighting import BaseLossWeighter
 
 __all__ = ["BaseTrainer"]
@@ -107,6 +109,23 @@ class BaseTrainer(TrainerStateMixin):
     def default_config(cls) -> TrainingConfig:
         """Return this trainer's default configuration (``config_defaults`` applied)."""
         return cls.config_class.from_dict(dict(cls.config_defaults))
+
+    @classmethod
+    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: list[Any]) -> PreparedRun:
+        """Build the trainer, model and data loaders for a ``rec train`` request.
+
+        Trainers that can run from the command line implement this; ``config`` is the
+        resolved configuration (run folder paths filled in), ``loggers`` the run's loggers.
+        """
+        raise RecError(f"trainer '{request.task}' ({cls.__name__}) cannot be run from the command line: "
+                       "it does not implement from_request()")
+
+    @classmethod
+    def run_request(cls, request: TrainRequest) -> dict[str, Any]:
+        """Run a ``rec train`` request end to end; return the summary (see :mod:`rec_core.runner`)."""
+        from rec_core.runner import run_training
+
+        return run_training(cls, request)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:

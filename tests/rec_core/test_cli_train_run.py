@@ -1,0 +1,154 @@
+"""``rec train TASK`` runs a plugin's trainer end to end: run folder, resume, Ctrl-C, --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rec_core.cli import build_app
+from rec_core.loggers import read_metrics_jsonl
+
+TINY_PLUGIN = '''
+import torch
+from torch import nn
+from rec_core import BaseTrainer, hookimpl
+from rec_core.data import ColumnarLoader
+from rec_core.runner import PreparedRun
+
+
+class TinyNet(nn.Module):
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.mlp(x["f"]).squeeze(-1)
+
+
+class TinyTrainer(BaseTrainer):
+    """Fit a tiny classifier (test plugin)."""
+
+    name = "tiny"
+    config_defaults = {"max_epochs": 3, "batch_size": 16, "learning_rate": 0.05, "monitor": "val/loss",
+                       "progress_bar": False}
+
+    def training_step(self, batch):
+        x, y = batch
+        return nn.functional.binary_cross_entropy_with_logits(self.network(x), y)
+
+    @classmethod
+    def from_request(cls, request, *, config, loggers):
+        gen = torch.Generator().manual_seed(5)
+        n = int(request.data_params.get("rows", 400))
+        x = torch.randn(n, 3, generator=gen)
+        y = (x[:, 0] - x[:, 2] > 0).float()
+        cut, cut2 = int(n * 0.7), int(n * 0.85)
+        loader = lambda a, b, **kw: ColumnarLoader({"f": x[a:b]}, y[a:b], batch_size=config.batch_size, **kw)
+        model = request.model.load()(**request.model_params) if request.model else TinyNet()
+        trainer = cls(model, config, loggers=loggers)
+        return PreparedRun(trainer, loader(0, cut, shuffle=True, seed=config.random_seed),
+                           loader(cut, cut2), loader(cut2, n), info={"model": "tinynet", "data": "synthetic"})
+
+
+@hookimpl
+def rec_register_trainers(register):
+    register("tiny", TinyTrainer)
+
+
+@hookimpl
+def rec_register_models(register):
+    register("tinynet", TinyNet, task="tiny")
+'''
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_site(rec_plugin_site):
+    rec_plugin_site.install(
+        "rec-tiny", entry_points={"rec": {"tiny": "tiny_plugin"}}, modules={"tiny_plugin.py": TINY_PLUGIN}
+    )
+    return rec_plugin_site
+
+
+def test_rec_train_writes_the_run_folder(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    app = build_app(tiny_site.plugin_manager())
+    result = runner.invoke(app, ["train", "tiny", "--model", "tinynet", "--set", "model.hidden=4",
+                                 "--epochs", "2", "--output", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["model"] == "tinynet"
+    assert set(summary["best"]) == {"val/loss"} and set(summary["test"]) == {"test/loss"}
+    assert summary["best"]["val/loss"] < 0.69  # learned something
+    assert os.path.exists(summary["best_checkpoint"])
+    assert (out / "checkpoints" / "last.ckpt").exists()
+    config_text = (out / "config.toml").read_text()
+    assert "max_epochs = 2" in config_text and f'checkpoint_dir = "{out / "checkpoints"}"' in config_text
+    records = read_metrics_jsonl(out / "metrics.jsonl")
+    assert [r["type"] for r in records][0] == "hparams" and records[-1] == {"type": "finish", "status": "success"}
+    epochs = [r["metrics"]["epoch"] for r in records if r["type"] == "metrics" and "epoch" in r["metrics"]]
+    assert epochs == [0, 1]
+    weights = torch.load(summary["best_checkpoint"], weights_only=True)["model"]
+    assert weights["mlp.0.weight"].shape == (4, 3)  # model.hidden=4 reached the model
+
+
+def test_rec_train_resume_continues_the_run(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    app = build_app(tiny_site.plugin_manager())
+    assert runner.invoke(app, ["train", "tiny", "--epochs", "2", "--output", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["train", "tiny", "--epochs", "4", "--resume", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["epochs"] == 4 and summary["output"] == str(out)
+    records = read_metrics_jsonl(out / "metrics.jsonl")
+    epochs = [r["metrics"]["epoch"] for r in records if r["type"] == "metrics" and "epoch" in r["metrics"]]
+    assert epochs == [0, 1, 2, 3]  # the same metrics.jsonl, continued
+
+
+def test_corrupt_resume_checkpoint_is_one_line_and_leaves_files_alone(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    app = build_app(tiny_site.plugin_manager())
+    assert runner.invoke(app, ["train", "tiny", "--epochs", "1", "--output", str(out)]).exit_code == 0
+    last = out / "checkpoints" / "last.ckpt"
+    data = last.read_bytes()
+    last.write_bytes(data[: len(data) // 2])
+    summary_before = (out / "summary.json").read_text()
+    result = runner.invoke(app, ["train", "tiny", "--epochs", "2", "--resume", str(out)])
+    assert result.exit_code == 1
+    assert str(last) in result.output and "Traceback" not in result.output
+    assert last.read_bytes() == data[: len(data) // 2]
+    assert (out / "summary.json").read_text() == summary_before
+
+
+def test_ctrl_c_saves_and_exits_130(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(tiny_site.path), "REC_LOAD_PLUGINS": "tiny"}
+    command = [sys.executable, "-m", "rec_core", "train", "tiny", "--epochs", "400", "--set", "data.rows=20000",
+               "--output", str(out)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 90
+        while not (out / "checkpoints" / "last.ckpt").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, "no checkpoint written"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "--resume" in stderr
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["global_step"] > 0
+    records = read_metrics_jsonl(out / "metrics.jsonl")
+    assert records[-1] == {"type": "finish", "status": "interrupted"}
