@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_VERSION",
     "REQUIRED_KEYS",
+    "atomic_torch_save",
     "capture_rng_state",
     "load_checkpoint",
     "package_versions",
@@ -120,7 +121,16 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     payload = dict(state)
     payload.setdefault("format_version", FORMAT_VERSION)
     payload.setdefault("versions", package_versions())
+    return atomic_torch_save(payload, target)
 
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` ``obj`` to ``path`` through a temp file and ``os.replace``.
+
+    A crash at any moment leaves either the previous file or the new one, never a torn
+    file; missing parent directories are created.
+    """
+    target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
     started = time.time()
@@ -128,7 +138,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
         # os.open (not mkstemp) so the file gets the usual umask-based permissions.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as file:
-            torch.save(payload, file)
+            torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, target)

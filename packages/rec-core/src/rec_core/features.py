@@ -32,6 +32,8 @@ __all__ = [
     "DenseFeature",
     "SequenceFeature",
     "SparseFeature",
+    "feature_from_dict",
+    "feature_to_dict",
     "get_auto_embedding_dim",
 ]
 
@@ -247,3 +249,30 @@ class DenseFeature:
         if self.embed_dim == 1:
             return f"<DenseFeature {self.name}>"
         return f"<DenseFeature {self.name} of dim {self.embed_dim}>"
+
+
+_KINDS: dict[str, type] = {"sparse": SparseFeature, "sequence": SequenceFeature, "dense": DenseFeature}
+_SAVED_FIELDS = ("name", "vocab_size", "embed_dim", "pooling", "shared_with", "padding_idx")
+
+
+def feature_to_dict(feature: SparseFeature | SequenceFeature | DenseFeature) -> dict[str, Any]:
+    """Return a JSON-ready description of ``feature`` (the initializer is not kept).
+
+    Used to save the feature definitions of a run so a model can be rebuilt later.
+    """
+    kind = next(k for k, cls in _KINDS.items() if type(feature) is cls)
+    values = {name: getattr(feature, name) for name in _SAVED_FIELDS if hasattr(feature, name)}
+    return {"kind": kind, **values}
+
+
+def feature_from_dict(data: dict[str, Any]) -> SparseFeature | SequenceFeature | DenseFeature:
+    """Rebuild a feature saved by :func:`feature_to_dict`.
+
+    Raises:
+        ConfigError: for an unknown kind or invalid values.
+    """
+    values = dict(data)
+    kind = values.pop("kind", None)
+    if kind not in _KINDS:
+        raise ConfigError(f"unknown feature kind {kind!r} in {data!r} (expected sparse, sequence or dense)")
+    return _KINDS[kind](**values)

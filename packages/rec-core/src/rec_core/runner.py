@@ -6,6 +6,7 @@ The run folder holds::
     OUTPUT/checkpoints/      top-k + last.ckpt + checkpoints.json (which one is best)
     OUTPUT/metrics.jsonl     every logged hyperparameter and metric
     OUTPUT/summary.json      best and test metrics, best checkpoint path
+    OUTPUT/run.json          task, trainer, model and data (what ``rec predict`` needs first)
 
 A trainer class takes part by implementing :meth:`BaseTrainer.from_request`, which
 builds the model, the trainer and the data loaders from the request.
@@ -17,6 +18,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from rec_core.run import TrainRequest
     from rec_core.trainer import BaseTrainer
 
-__all__ = ["PreparedRun", "build_loggers", "run_training", "write_json_atomically"]
+__all__ = ["RUN_FILE", "PreparedRun", "build_loggers", "read_run_file", "run_training", "write_json_atomically"]
+
+RUN_FILE = "run.json"
 
 
 @dataclass
@@ -40,6 +44,8 @@ class PreparedRun:
     val_loader: Any = None
     test_loader: Any = None
     info: dict[str, Any] = field(default_factory=dict)
+    write_files: Callable[[Path], None] | None = None
+    """Writes the run's own files (encoders, model description) once the run starts."""
 
 
 def build_loggers(request: TrainRequest, run_dir: Path) -> list[Any]:
@@ -75,12 +81,20 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[
     config: TrainingConfig = request.config.replace(
         checkpoint_dir=str(run_dir / "checkpoints"), log_dir=str(run_dir)
     )
+    seed_everything(config.random_seed)
+    # Data and model are built before anything is written: bad input leaves no run folder.
+    prepared = trainer_cls.from_request(request, config=config, loggers=build_loggers(request, run_dir))
+    trainer = prepared.trainer
     if rank0:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.to_toml(run_dir / "config.toml")
-    seed_everything(config.random_seed)
-    prepared = trainer_cls.from_request(request, config=config, loggers=build_loggers(request, run_dir))
-    trainer = prepared.trainer
+        write_json_atomically(run_dir / RUN_FILE, {
+            "task": request.task, "trainer": f"{trainer_cls.__module__}:{trainer_cls.__qualname__}",
+            "model": request.model.name if request.model else prepared.info.get("model"),
+            "data": _data_name(request.data) or prepared.info.get("data"),
+        })
+        if prepared.write_files is not None:
+            prepared.write_files(run_dir)
     if request.resume is not None:
         trainer.resume_checkpoint(request.resume)
     started = time.perf_counter()
@@ -124,7 +138,7 @@ def _summary(request: TrainRequest, trainer: BaseTrainer, best_score: float, bes
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "seconds": round(seconds, 3),
-        **{k: v for k, v in info.items() if k not in ("model", "data")},
+        "info": {k: v for k, v in info.items() if k not in ("model", "data")},
     }
 
 
@@ -145,9 +159,26 @@ def _print_table(summary: dict[str, Any]) -> None:
     table.add_column("value", justify="right")
     for key, value in {**summary["best"], **summary["test"]}.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for key, value in summary.get("info", {}).items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value), style="dim")
     for key in ("epochs", "global_step", "seconds", "best_checkpoint"):
         table.add_row(key, str(summary[key]))
     out_console.print(table)
+
+
+def read_run_file(run_dir: Path) -> dict[str, Any]:
+    """Return ``run_dir/run.json`` (task, trainer, model, data of a ``rec train`` run).
+
+    Raises:
+        RecError: the folder is not a rec run folder or the file is corrupt.
+    """
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        raise RecError(f"{run_dir} is not a rec train run folder ({path} is missing)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RecError(f"{path} is corrupt: {exc}") from None
 
 
 def write_json_atomically(path: Path, payload: Any) -> None:

@@ -7,6 +7,7 @@ options and builds a :class:`~rec_core.run.TrainRequest`; the trainer class runs
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from pathlib import Path
@@ -44,9 +45,8 @@ def add_train_commands(app: typer.Typer, pm: RecPluginManager) -> None:
         help=f"Train a model: rec train TASK --model NAME. Tasks: {listing}.",
     )
     for entry in registry.entries():
-        train_app.command(entry.name, help=_train_help(entry.name, entry.description))(
-            _make_train_command(pm, entry.name)
-        )
+        command = _with_trainer_options(_make_train_command(pm, entry.name), entry.info.get("options", ()))
+        train_app.command(entry.name, help=_train_help(entry.name, entry.description))(command)
     app.add_typer(train_app, name="train")
 
 
@@ -76,13 +76,14 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
         resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
         nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Processes for DDP training."),
         json: bool = typer.Option(False, "--json", help="Print the summary as JSON on the last line."),
+        trainer_options: Optional[dict[str, Any]] = None,
     ) -> None:
         flags = {"max_epochs": epochs, "batch_size": batch_size, "learning_rate": lr, "device": device,
                  "random_seed": seed}
         request = build_request(
             pm, task, model=model, data=data, config_file=config, sets=set_,
             flags={k: v for k, v in flags.items() if v is not None}, loggers=logger,
-            output=output, resume=resume, json=json,
+            output=output, resume=resume, json=json, extras=trainer_options,
         )
         if nproc_per_node > 1:
             from rec_core.distributed import launch_cli
@@ -111,6 +112,7 @@ def build_request(
     output: Path | None = None,
     resume: Path | None = None,
     json: bool = False,
+    extras: dict[str, Any] | None = None,
 ) -> TrainRequest:
     """Resolve and validate a ``rec train`` invocation.
 
@@ -124,6 +126,8 @@ def build_request(
     file_values = read_toml(config_file) if config_file else {}
     sections = {name: _table(file_values.pop(name, {}), name, config_file) for name in _SECTIONS}
     set_values = _parse_sets(sets)
+    for target, value in (extras or {}).items():  # trainer-specific flags: {"data.label": "click"}
+        _merge(set_values, _nested(target.split("."), value))
     for name in _SECTIONS:
         _merge(sections[name], set_values.pop(name, {}))
 
@@ -175,6 +179,40 @@ def _parse_sets(sets: list[str] | tuple[str, ...]) -> dict[str, Any]:
             target = target.setdefault(part, {})
         target[parts[-1]] = parse_value(raw.strip())
     return values
+
+
+def _nested(parts: list[str], value: Any) -> dict[str, Any]:
+    return {parts[0]: _nested(parts[1:], value) if len(parts) > 1 else value}
+
+
+def _with_trainer_options(train: Any, options: Any) -> Any:
+    """Add a trainer's own flags (registered as ``options=[...]``) to its command.
+
+    Each option is a dict: ``flag`` ("--label"), ``target`` (a ``--set`` key such as
+    "data.label"), ``help``, and ``list`` (True: split "a,b" into a list).
+    """
+    options = list(options)
+    signature = inspect.signature(train, eval_str=True)
+    base = [p for p in signature.parameters.values() if p.name != "trainer_options"]
+    names = {f"opt_{o['flag'].lstrip('-').replace('-', '_')}": o for o in options}
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                          default=typer.Option(None, option["flag"], help=option.get("help", "")))
+        for name, option in names.items()
+    ]
+
+    def command(**values: Any) -> None:
+        chosen = {}
+        for name, option in names.items():
+            value = values.pop(name)
+            if value is not None:
+                chosen[option["target"]] = [v.strip() for v in value.split(",") if v.strip()] if option.get(
+                    "list") else parse_value(value)
+        train(**values, trainer_options=chosen)
+
+    command.__signature__ = signature.replace(parameters=[*base, *extra])  # type: ignore[attr-defined]
+    command.__doc__ = train.__doc__
+    return command
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:

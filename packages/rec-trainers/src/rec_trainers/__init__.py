@@ -1,0 +1,25 @@
+"""rec-trainers: CTR (and later match, multi-task, sequential) trainers and models for rec.
+
+``from rec_trainers import CTRTrainer`` mirrors ``from torch_rechub.trainers import CTRTrainer``.
+The trainers are imported on first access so that loading the plugin stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rec_trainers.trainers.ctr import CTRTrainer
+
+__version__ = "0.1.0"
+
+__all__ = ["CTRTrainer", "__version__"]
+
+_LAZY = {"CTRTrainer": "rec_trainers.trainers.ctr"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rec_trainers' has no attribute {name!r}")

@@ -1,0 +1,256 @@
+"""``CTRTrainer``: click-through-rate prediction on the rec engine.
+
+torch-rechub's constructor and methods (``train_one_epoch``, ``fit``,
+``evaluate(model, data_loader) -> AUC``, ``predict(model, data_loader) -> probabilities``),
+running on :class:`rec_core.BaseTrainer`: checkpoints, resume, callbacks, loggers, mixed
+precision and DDP come with it.
+
+Models return logits (the loss is BCE-with-logits, which is safe under bf16 autocast);
+set ``model_output="probabilities"`` for a model that applies its own sigmoid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from rec_core import BaseTrainer, TrainingConfig
+from rec_core.errors import ConfigError
+from rec_core.metrics import auc, log_loss
+from rec_trainers.trainers._regularization import Regularization, embedding_parameters
+
+if TYPE_CHECKING:
+    from rec_core.run import TrainRequest
+    from rec_core.runner import PreparedRun
+
+__all__ = ["CTRConfig", "CTRTrainer"]
+
+
+@dataclass
+class CTRConfig(TrainingConfig):
+    """:class:`TrainingConfig` plus the CTR trainer's own settings.
+
+    Attributes:
+        embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's
+            ``regularization_params`` (added to the loss every step).
+        sparse_embeddings: sparse embedding gradients with ``SparseAdam`` (only the rows a
+            batch touches are updated); the other parameters keep the main optimizer.
+        loss_mode: torch-rechub's flag; ``False`` means ``model(x) -> (y_pred, extra_loss)``.
+        model_output: ``"logits"`` (rec models) or ``"probabilities"`` (a model with its
+            own sigmoid, as in torch-rechub).
+    """
+
+    embedding_l1: float = 0.0
+    embedding_l2: float = 0.0
+    dense_l1: float = 0.0
+    dense_l2: float = 0.0
+    sparse_embeddings: bool = False
+    loss_mode: bool = True
+    model_output: str = "logits"
+
+    def _check_values(self) -> None:
+        super()._check_values()
+        if self.model_output not in ("logits", "probabilities"):
+            raise ConfigError(f"config key 'model_output' must be 'logits' or 'probabilities' (got {self.model_output!r})")
+        if self.sparse_embeddings and (self.embedding_l1 or self.embedding_l2):
+            raise ConfigError(
+                "embedding_l1/embedding_l2 touch every embedding row each step, which defeats "
+                "sparse_embeddings; use one or the other"
+            )
+
+
+class CTRTrainer(BaseTrainer):
+    """Train a single-task click model; validation reports AUC and log loss.
+
+    Args:
+        model: a ranking model (``rec_trainers.models.ranking``) or any module mapping a
+            feature dict to logits.
+        optimizer_fn: optimizer class (default ``torch.optim.Adam``).
+        optimizer_params: its arguments (default ``{"lr": 1e-3, "weight_decay": 1e-5}``).
+        regularization_params: ``{"embedding_l1", "embedding_l2", "dense_l1", "dense_l2"}``.
+        scheduler_fn, scheduler_params: a ``torch.optim.lr_scheduler`` class and its arguments.
+        n_epoch: epochs (default 10). earlystop_patience: validations without AUC gain
+            before stopping (default 10).
+        device: ``"cpu"``, ``"cuda:0"`` or ``"auto"``. gpus: GPU ids (DDP is used for several).
+        loss_mode: ``False`` when the model returns ``(y_pred, extra_loss)``.
+        model_path: checkpoint folder (the best weights also go to ``model.pth`` there).
+        model_logger: one logger or a list (``None``: no tracking, no overhead).
+        config: a :class:`CTRConfig`; keyword arguments override its fields.
+    """
+
+    name: ClassVar[str] = "ctr"
+    config_class: ClassVar[type[TrainingConfig]] = CTRConfig
+    config_defaults: ClassVar[dict[str, Any]] = {
+        "max_epochs": 10,
+        "early_stopping_patience": 10,
+        "monitor": "val/auc",
+        "mode": "max",
+        "weight_decay": 1e-5,
+        "batch_size": 2048,
+        "save_top_k": 1,
+    }
+    default_model: ClassVar[str] = "deepfm"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer_fn: Any = None,
+        optimizer_params: dict[str, Any] | None = None,
+        regularization_params: dict[str, float] | None = None,
+        scheduler_fn: Any = None,
+        scheduler_params: dict[str, Any] | None = None,
+        n_epoch: int | None = None,
+        earlystop_patience: int | None = None,
+        device: str | None = None,
+        gpus: list[int] | None = None,
+        loss_mode: bool | None = None,
+        model_path: str | None = None,
+        model_logger: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        rechub = {
+            "optimizer_fn": optimizer_fn, "optimizer_params": optimizer_params, "scheduler_fn": scheduler_fn,
+            "scheduler_params": scheduler_params, "n_epoch": n_epoch, "earlystop_patience": earlystop_patience,
+            "device": device, "gpus": gpus, "loss_mode": loss_mode, "model_path": model_path,
+            **(regularization_params or {}),
+        }
+        overrides = {k: v for k, v in rechub.items() if v is not None}
+        if model_logger is not None:
+            kwargs.setdefault("loggers", model_logger)
+        self._prepare_embeddings(model, bool(kwargs.get("sparse_embeddings", False)), kwargs.get("config"))
+        super().__init__(model, **{**overrides, **kwargs})
+        self.regularization = Regularization(self.model, self.config)
+
+    @staticmethod
+    def _prepare_embeddings(model: nn.Module, sparse: bool, config: Any) -> None:
+        sparse = sparse or bool(getattr(config, "sparse_embeddings", False))
+        for module in model.modules():
+            if isinstance(module, nn.Embedding):
+                module.sparse = sparse
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | list[torch.optim.Optimizer]:
+        """Return the main optimizer, plus ``SparseAdam`` for embeddings in sparse mode."""
+        from rec_core.trainer._optim import build_optimizer
+
+        if not self.config.sparse_embeddings:
+            return super().configure_optimizers()
+        sparse = embedding_parameters(self.model)
+        sparse_ids = {id(p) for p in sparse}
+        dense = [p for p in self.model.parameters() if p.requires_grad and id(p) not in sparse_ids]
+        optimizers = [torch.optim.SparseAdam(sparse, lr=self.config.learning_rate)]
+        if dense:
+            optimizers.insert(0, build_optimizer(dense, self.config, self._optimizer_fn))
+        return optimizers
+
+    # -- steps ------------------------------------------------------------------------
+    def _forward(self, network: nn.Module, x: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
+        out = network(x)
+        if self.config.loss_mode:
+            return out, None
+        return out[0], out[1]
+
+    def _loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        output, y = output.float().reshape(-1), y.float().reshape(-1)
+        if self.config.model_output == "logits":
+            return nn.functional.binary_cross_entropy_with_logits(output, y)
+        return nn.functional.binary_cross_entropy(output, y)
+
+    def _probabilities(self, output: torch.Tensor) -> torch.Tensor:
+        output = output.float().reshape(-1)
+        return torch.sigmoid(output) if self.config.model_output == "logits" else output
+
+    def training_step(self, batch: Any) -> torch.Tensor:
+        """Return BCE + the model's extra loss + regularization for one batch."""
+        x, y = batch
+        output, extra = self._forward(self.network, x)
+        loss = self._loss(output, y)
+        if extra is not None:
+            loss = loss + extra
+        return self.regularization.add_to(loss)
+
+    def validation_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Return click probabilities and labels; metrics are computed over the whole set."""
+        x, y = batch
+        output, _ = self._forward(self.model, x)
+        return {"pred": self._probabilities(output), "target": y.float().reshape(-1)}
+
+    def compute_metrics(self, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Return AUC and log loss over every validation sample at once."""
+        target, pred = outputs["target"].cpu().numpy(), outputs["pred"].cpu().numpy()
+        return {"auc": auc(target, pred), "logloss": log_loss(target, pred)}
+
+    def predict_step(self, batch: Any) -> torch.Tensor:
+        """Return click probabilities for a batch (``(x, y)`` or ``x`` alone)."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        output, _ = self._forward(self.model, x)
+        return self._probabilities(output)
+
+    # -- torch-rechub style evaluate / predict -------------------------------------------
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Evaluate: ``evaluate(model, data_loader) -> AUC`` (torch-rechub) or the RecBole form.
+
+        ``evaluate(eval_data, load_best_model=True, model_file=None, show_progress=None)``
+        returns ``{"auc": ..., "logloss": ...}``.
+        """
+        if args and isinstance(args[0], nn.Module):
+            model, loader = args[0], args[1] if len(args) > 1 else kwargs["data_loader"]
+            target, pred = self._collect(model, loader)
+            return auc(target, pred)
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Predict: ``predict(model, data_loader) -> list`` (torch-rechub) or ``predict(loader) -> Tensor``."""
+        if args and isinstance(args[0], nn.Module):
+            model, loader = args[0], args[1] if len(args) > 1 else kwargs["data_loader"]
+            return self._collect(model, loader, with_target=False)[1].tolist()
+        return super().predict(*args, **kwargs)
+
+    @torch.no_grad()
+    def _collect(self, model: nn.Module, loader: Any, *, with_target: bool = True) -> tuple[Any, np.ndarray]:
+        was_training = model.training
+        model.eval()
+        targets, preds = [], []
+        try:
+            for batch in loader:
+                batch = self.transfer_batch(batch)
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                with self.precision.autocast():
+                    output, _ = self._forward(model, x)
+                preds.append(self._probabilities(output).cpu())
+                if with_target:
+                    targets.append(batch[1].float().reshape(-1).cpu())
+        finally:
+            model.train(was_training)
+        pred = torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.float32)
+        target = torch.cat(targets).numpy() if targets else None
+        return target, pred
+
+    def fit(self, train_loader: Any, val_loader: Any = None, **kwargs: Any) -> tuple[float, Any]:
+        """Train (see :meth:`BaseTrainer.fit`); the best weights also land in ``model.pth``."""
+        result = super().fit(train_loader, val_loader, **kwargs)
+        if kwargs.get("saved", True) and self.is_global_zero:
+            from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
+
+            weights = strip_module_prefix(self.model.state_dict())
+            atomic_torch_save(weights, Path(self.config.checkpoint_dir) / "model.pth")
+        return result
+
+    # -- command line ---------------------------------------------------------------------
+    @classmethod
+    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: list[Any]) -> PreparedRun:
+        """Build data, model and trainer for ``rec train ctr`` (see :mod:`rec_trainers.trainers._cli`)."""
+        from rec_trainers.trainers._cli import prepare_ctr_run
+
+        return prepare_ctr_run(cls, request, config=config, loggers=loggers)
+
+    @classmethod
+    def predict_from_run(cls, run_dir: Path, data: Path, output: Path, checkpoint: str = "best") -> dict[str, Any]:
+        """Score ``data`` with a finished run's model and encoders (``rec predict``)."""
+        from rec_trainers.trainers._cli import predict_from_run
+
+        return predict_from_run(cls, run_dir, data, output, checkpoint)
