@@ -179,7 +179,10 @@ class ModelCheckpoint(Callback):
         run resumed from the file continues exactly where the uninterrupted run would.
         """
         self._resolve(trainer)
-        self._save_epoch(trainer, strict=self._validated_epoch == trainer.current_epoch)
+        validated = self._validated_epoch == trainer.current_epoch
+        # An epoch without validation has only stale val/* values: it is saved as last, not ranked.
+        fresh = validated or self.monitor is None or not self.monitor.startswith("val/")
+        self._save_epoch(trainer, strict=validated, rank=fresh)
 
     def state_dict(self) -> dict[str, Any]:
         """Return the ranked files and the last file, so a resumed run manages them."""
@@ -231,13 +234,13 @@ class ModelCheckpoint(Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         return self.dirpath
 
-    def _save_epoch(self, trainer: TrainerLike, *, strict: bool) -> None:
+    def _save_epoch(self, trainer: TrainerLike, *, strict: bool, rank: bool = True) -> None:
         if self.save_last:
             # Before any save, so every file written now holds the final bookkeeping.
             self._mark_last(trainer)
         saved = None
         due = self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0
-        if due and self.save_top_k != 0:
+        if due and rank and self.save_top_k != 0:
             saved = self._save_top_k(trainer, strict=strict)
         if self.save_last:
             self._save_last(trainer, copy_from=saved)

@@ -71,8 +71,11 @@ def build_scheduler(
     if scheduler_fn is None and config.scheduler is None:
         return None
     cls = scheduler_fn or resolve_class(config.scheduler, torch.optim.lr_scheduler, "scheduler")  # type: ignore[arg-type]
+    params = dict(config.scheduler_params)
+    if cls is torch.optim.lr_scheduler.ReduceLROnPlateau:
+        params.setdefault("mode", config.resolved_mode())  # follow the monitored metric's direction
     try:
-        return cls(optimizer, **config.scheduler_params)
+        return cls(optimizer, **params)
     except TypeError as exc:
         raise ConfigError(f"scheduler {config.scheduler}: bad scheduler_params {config.scheduler_params}: {exc}") from None
 

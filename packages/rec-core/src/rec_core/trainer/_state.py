@@ -41,7 +41,7 @@ class TrainerStateMixin:
             "loader": self._loader_state(),
             "best_score": float(self_.best_score),
             "best_result": dict(self_.best_result) if self_.best_result is not None else None,
-            "config": self_.config.to_dict(),
+            "config": _plain(self_.config.to_dict()),
             "trainer": type(self).__name__,
         }
         self_.callbacks.call("on_save_checkpoint", self_, state)
@@ -53,7 +53,10 @@ class TrainerStateMixin:
         if loader is None or self_._epoch_complete or not self_._batch_in_epoch:
             return None
         if callable(getattr(loader, "state_dict", None)):
-            return dict(loader.state_dict())
+            state = dict(loader.state_dict())
+            if "batches_yielded" in state:  # the batch being trained (Ctrl-C) is not done yet
+                state["batches_yielded"] = self_._batch_in_epoch
+            return state
         return {"epoch_start_rng": self_._epoch_start_rng}
 
     def save_checkpoint(self, path: str | Path) -> Path:
@@ -119,3 +122,14 @@ class TrainerStateMixin:
     def _load_model_weights(self, path: Path) -> None:
         """Load only the model weights of a checkpoint (for evaluation)."""
         self._restore_model(path, load_checkpoint(path, map_location=getattr(self, "device", "cpu"))["model"])
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with objects (e.g. an ``lr_lambda``) replaced by their dotted names."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"

@@ -212,8 +212,8 @@ class BaseTrainer(TrainerStateMixin):
         Returns:
             The best monitored score and its metrics (``(-1, None)`` without validation).
         """
-        self._setup_fit(train_loader, val_loader, saved=saved, show_progress=show_progress, verbose=verbose)
         with self._lifecycle():
+            self._setup_fit(train_loader, val_loader, saved=saved, show_progress=show_progress, verbose=verbose)
             self.loggers.log_hyperparams(self.hparams())
             self.callbacks.call("on_fit_start", self)
             self._begin_loop()
@@ -226,6 +226,7 @@ class BaseTrainer(TrainerStateMixin):
     def _run_epoch(self, callback_fn: Callable[[int, float], None] | None) -> None:
         self.callbacks.call("on_train_epoch_start", self)
         train_loss = self._train_epoch(self._train_loader, self.current_epoch, show_progress=self._show_progress)
+        self._model_is_best = False  # trained since the last validation
         metrics: dict[str, float] = {"train/loss": float(train_loss), "learning_rate": self.learning_rate}
         if self._val_loader is not None and (self.current_epoch + 1) % self.config.check_val_every_n_epoch == 0:
             metrics.update(self._validate(callback_fn))
@@ -341,8 +342,13 @@ class BaseTrainer(TrainerStateMixin):
             return
         for scheduler in self.schedulers:
             if is_plateau(scheduler):
-                if interval == "epoch" and metrics is not None:
-                    scheduler.step(metrics.get(self.monitor, metrics["train/loss"]))
+                if interval != "epoch" or metrics is None:
+                    continue
+                value = metrics.get(self.monitor)
+                if value is None and self._val_loader is None:
+                    value = metrics["train/loss"]  # no validation at all: follow the train loss
+                if value is not None:  # a validation epoch; others leave the plateau count alone
+                    scheduler.step(value)
             else:
                 scheduler.step()
 

@@ -39,9 +39,7 @@ def check_features(features: Iterable[Feature], owner: str) -> list[Feature]:
     result = list(features)
     for fea in result:
         if not isinstance(fea, _FEATURE_TYPES):
-            raise ConfigError(
-                f"{owner}: {fea!r} is not a feature (use SparseFeature, SequenceFeature or DenseFeature)"
-            )
+            raise ConfigError(f"{owner}: {fea!r} is not a feature (use SparseFeature, SequenceFeature or DenseFeature)")
     return result
 
 

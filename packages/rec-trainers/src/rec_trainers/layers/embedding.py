@@ -25,6 +25,7 @@ from torch import nn
 
 from rec_core.errors import ConfigError, DataError
 from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
+from rec_trainers.layers._batch import column, dense_value
 from rec_trainers.layers._features import Feature, unique_features
 from rec_trainers.layers.pooling import pool_sequence, sequence_mask
 
@@ -76,11 +77,11 @@ class EmbeddingLayer(nn.Module):
                 raise ConfigError(f"SequenceFeature {feature.name!r} has pooling='concat' and cannot be pooled")
             emb, mask = self.sequence(x, feature)
             return pool_sequence(emb, mask, feature.pooling)
-        return self.table(feature)(_column(x, feature.name).reshape(-1).long())
+        return self.table(feature)(column(x, feature.name).reshape(-1).long())
 
     def sequence(self, x: Mapping[str, torch.Tensor], feature: SequenceFeature) -> tuple[torch.Tensor, torch.Tensor]:
         """Return a sequence's raw embeddings ``(B, L, D)`` and its boolean mask ``(B, L)`` (True = real id)."""
-        ids = _column(x, feature.name).long()
+        ids = column(x, feature.name).long()
         if ids.dim() != 2:
             raise DataError(f"SequenceFeature {feature.name!r} needs a (batch, seq_len) tensor, got {tuple(ids.shape)}")
         return self.table(feature)(ids), sequence_mask(ids, feature.padding_idx)
@@ -97,13 +98,10 @@ class EmbeddingLayer(nn.Module):
 
     def flat(self, x: Mapping[str, torch.Tensor], features: Iterable[Feature]) -> torch.Tensor:
         """Concatenate embeddings and dense values, in feature order, into ``(B, sum of dims)``."""
-        parts = [
-            _dense_value(x, fea) if isinstance(fea, DenseFeature) else self.pooled(x, fea) for fea in features
-        ]
+        parts = [dense_value(x, fea) if isinstance(fea, DenseFeature) else self.pooled(x, fea) for fea in features]
         if not parts:
             raise ConfigError("flat() needs at least one feature")
-        dtype = torch.promote_types(parts[0].dtype, torch.float32)
-        return torch.cat([part.to(dtype) for part in parts], dim=1)
+        return torch.cat(parts, dim=1)
 
     def forward(
         self, x: Mapping[str, torch.Tensor], features: Iterable[Feature] | None = None, squeeze_dim: bool = False
@@ -139,8 +137,7 @@ def _resolve_owner(feature: SparseFeature | SequenceFeature, by_name: dict[str, 
         name = target.shared_with  # type: ignore[union-attr]
         if name not in by_name:
             raise ConfigError(
-                f"{kind} shares the table of {name!r}, which is not among the features "
-                f"({', '.join(sorted(by_name))})"
+                f"{kind} shares the table of {name!r}, which is not among the features ({', '.join(sorted(by_name))})"
             )
         target = by_name[name]
         if isinstance(target, DenseFeature):
@@ -151,8 +148,7 @@ def _resolve_owner(feature: SparseFeature | SequenceFeature, by_name: dict[str, 
         raise ConfigError(f"{kind}: shared_with links form a cycle")
     if check_dim and target.embed_dim != feature.embed_dim:
         raise ConfigError(
-            f"{kind} shares the table of {target.name!r} but has embed_dim={feature.embed_dim}, "
-            f"not {target.embed_dim}"
+            f"{kind} shares the table of {target.name!r} but has embed_dim={feature.embed_dim}, not {target.embed_dim}"
         )
     if feature.vocab_size > target.vocab_size:
         raise ConfigError(
@@ -160,15 +156,3 @@ def _resolve_owner(feature: SparseFeature | SequenceFeature, by_name: dict[str, 
             f"vocab_size={feature.vocab_size}"
         )
     return target.name
-
-
-def _column(x: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
-    try:
-        return x[name]
-    except KeyError:
-        raise DataError(f"feature {name!r} missing from the batch (columns: {', '.join(map(str, x))})") from None
-
-
-def _dense_value(x: Mapping[str, torch.Tensor], feature: DenseFeature) -> torch.Tensor:
-    value = _column(x, feature.name).float()
-    return value.unsqueeze(1) if value.dim() == 1 else value.reshape(value.shape[0], -1)

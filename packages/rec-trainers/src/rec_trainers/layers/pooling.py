@@ -14,6 +14,7 @@ from torch import nn
 
 from rec_core.errors import ConfigError
 from rec_core.features import DenseFeature
+from rec_trainers.layers._batch import dense_value
 
 __all__ = ["DenseEmbedding", "pool_sequence", "sequence_mask"]
 
@@ -79,7 +80,5 @@ class DenseEmbedding(nn.Module):
         """Return the stacked projections of the dense values."""
         fields = []
         for fea in self.features:
-            value = x[fea.name].float()
-            value = value.unsqueeze(1) if value.dim() == 1 else value.reshape(value.shape[0], -1)
-            fields.append(self.projections[fea.name](value))
+            fields.append(self.projections[fea.name](dense_value(x, fea)))
         return torch.stack(fields, dim=1)
