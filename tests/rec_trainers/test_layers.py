@@ -235,7 +235,12 @@ def test_fields_flat_and_torch_rechub_forward() -> None:
     a, b = SparseFeature("a", 5, 3), SparseFeature("b", 7, 3)
     price, vec = DenseFeature("price"), DenseFeature("vec", 2)
     layer = EmbeddingLayer([a, b, price, vec])
-    x = {"a": torch.tensor([1, 2]), "b": torch.tensor([0, 6]), "price": torch.tensor([0.5, 1.5]), "vec": torch.ones(2, 2)}
+    x = {
+        "a": torch.tensor([1, 2]),
+        "b": torch.tensor([0, 6]),
+        "price": torch.tensor([0.5, 1.5]),
+        "vec": torch.ones(2, 2),
+    }
     fields = layer.fields(x, [a, price, b])
     assert fields.shape == (2, 2, 3)
     flat = layer.flat(x, [a, price, b, vec])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -114,17 +113,16 @@ def build_from_run(cls: type[LoggerT], name: str, run_dir: str | os.PathLike[str
     """
     if not is_global_zero():
         return BaseLogger()
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
     try:
         return cls(**{**defaults, **options})
     except (TypeError, RecError):
         raise
     except ImportError as exc:
         raise RecError(f"logger '{name}': {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - any SDK failure becomes a one-line CLI error
+    except Exception as exc:  # any SDK failure becomes a one-line CLI error
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise RecError(
-            f"logger '{name}' could not start: {type(exc).__name__}: {exc}"
-            f"{_OFFLINE_HINTS.get(name, '')}"
+            f"logger '{name}' could not start: {type(exc).__name__}: {message}{_OFFLINE_HINTS.get(name, '')}"
         ) from exc
 
 

@@ -61,17 +61,17 @@ class SwanLabLogger(BaseLogger):
         logdir: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        swanlab = import_sdk("swanlab", extra="swanlab", logger=type(self).__name__)
+        sdk = import_sdk("swanlab", extra="swanlab", logger=type(self).__name__)
         settings = kwargs.pop("settings", None)
         if isinstance(settings, Mapping):
-            settings = swanlab.Settings(**settings)
+            settings = sdk.Settings(**settings)
         named = {"project": project, "name": experiment_name, "description": description,
                  "config": plain_params(config, none="None") if config else None,
                  "log_dir": os.fspath(logdir) if logdir is not None else None, "settings": settings}
         kwargs.update({key: value for key, value in named.items() if value is not None})
         if logdir is not None:
             Path(logdir).mkdir(parents=True, exist_ok=True)
-        self._run: Run | None = swanlab.init(**kwargs)
+        self._run: Run | None = sdk.init(**kwargs)
         self._final_run = self._run
 
     @classmethod

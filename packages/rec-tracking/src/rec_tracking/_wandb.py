@@ -11,7 +11,7 @@ from rec_core.loggers import BaseLogger
 from rec_tracking._common import build_from_run, check_status, import_sdk, metric_value, plain_params
 
 if TYPE_CHECKING:
-    import wandb.sdk.wandb_run
+    from wandb.sdk.wandb_run import Run
 
 __all__ = ["WandbLogger"]
 
@@ -62,20 +62,20 @@ class WandbLogger(BaseLogger):
         config: Mapping[str, Any] | None = None,
         tags: Sequence[str] | None = None,
         notes: str | None = None,
-        dir: str | os.PathLike[str] | None = None,  # noqa: A002 - the seed's and wandb's name
+        dir: str | os.PathLike[str] | None = None,  # the seed's (and wandb's) name
         **kwargs: Any,
     ) -> None:
-        wandb = import_sdk("wandb", extra="wandb", logger=type(self).__name__)
+        sdk = import_sdk("wandb", extra="wandb", logger=type(self).__name__)
         settings = kwargs.pop("settings", None)
         if isinstance(settings, Mapping):
-            settings = wandb.Settings(**settings)
+            settings = sdk.Settings(**settings)
         if "offline" in (kwargs.get("mode"), getattr(settings, "mode", None)):
-            wandb.setup(settings=wandb.Settings(mode="offline"))
-        if wandb.run is not None:
+            sdk.setup(settings=sdk.Settings(mode="offline"))
+        if sdk.run is not None:
             kwargs.setdefault("reinit", "create_new")
         if dir is not None:
             Path(dir).mkdir(parents=True, exist_ok=True)
-        self._run: wandb.sdk.wandb_run.Run | None = wandb.init(
+        self._run: Run | None = sdk.init(
             project=project,
             name=name,
             config=plain_params(config) if config else None,
@@ -102,7 +102,7 @@ class WandbLogger(BaseLogger):
         return build_from_run(cls, "wandb", run_dir, defaults, options)
 
     @property
-    def run(self) -> wandb.sdk.wandb_run.Run:
+    def run(self) -> Run:
         """The underlying ``wandb`` run (also after :meth:`finish`)."""
         return self._final_run
 
@@ -126,7 +126,7 @@ class WandbLogger(BaseLogger):
         if run is not None:
             run.finish(exit_code=EXIT_CODES[status])
 
-    def _active(self) -> wandb.sdk.wandb_run.Run:
+    def _active(self) -> Run:
         if self._run is None:
             raise RuntimeError(f"{type(self).__name__} is finished; create a new logger to log again")
         return self._run

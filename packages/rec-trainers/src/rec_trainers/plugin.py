@@ -27,8 +27,12 @@ CTR_OPTIONS = [
 @hookimpl
 def rec_register_trainers(register: Register) -> None:
     """Register the CTR trainer."""
-    register("ctr", "rec_trainers.trainers.ctr:CTRTrainer",
-             description="Click-through-rate prediction (AUC, log loss).", options=CTR_OPTIONS)
+    register(
+        "ctr",
+        "rec_trainers.trainers.ctr:CTRTrainer",
+        description="Click-through-rate prediction (AUC, log loss).",
+        options=CTR_OPTIONS,
+    )
 
 
 @hookimpl

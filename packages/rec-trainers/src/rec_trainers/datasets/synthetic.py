@@ -40,7 +40,7 @@ CRITEO_CARDINALITIES: tuple[int, ...] = (
 )  # fmt: skip
 
 _PAIR_RANK = 4
-_ITEM_CLUSTERS = 20
+_ITEM_CLUSTERS = 10
 
 
 @dataclass
@@ -164,7 +164,7 @@ def generate_ctr(
         vocab_cap: Largest vocabulary of a sparse column.
         zipf_a: Zipf exponent of the id distributions.
         history_len: Length of ``hist_item``; 0 leaves out ``item`` and ``hist_item``.
-        n_items: Number of items (default ``min(vocab_cap, 2000)``).
+        n_items: Number of items (default ``min(vocab_cap, 1000)``).
         first_order_scale: Largest standard deviation of a field's per-id effects.
         n_pairs: Number of interacting sparse field pairs.
         pair_scale: Standard deviation of a pair's interaction term.
@@ -194,7 +194,7 @@ def generate_ctr(
     pairs: list[tuple[str, str]] = []
     if sparse >= 2 and n_pairs > 0:
         # Pairs among the mid-sized vocabularies, where interactions are learnable.
-        candidates = [n for n in sparse_names if 10 <= vocab_sizes[n] <= 1_000] or sparse_names
+        candidates = [n for n in sparse_names if 10 <= vocab_sizes[n] <= 30] or sparse_names
         factor_std = _PAIR_RANK**-0.25  # makes each dot product of unit variance
         for _ in range(n_pairs):
             left, right = rng.choice(len(candidates), 2, replace=False)
@@ -206,7 +206,7 @@ def generate_ctr(
 
     terms = {"first_order": first_order, "dense": dense_effect, "pairs": pair_effect}
     if history_len > 0:
-        items = n_items if n_items is not None else min(vocab_cap, 2000)
+        items = n_items if n_items is not None else min(vocab_cap, 1000)
         target, hist, affinity = _history(rng, rows, items, history_len, zipf_a)
         columns["item"], columns["hist_item"] = target, hist
         vocab_sizes["item"] = vocab_sizes["hist_item"] = items + 1

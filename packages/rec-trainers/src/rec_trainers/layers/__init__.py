@@ -8,7 +8,9 @@
 * :class:`FM`, :class:`SENETLayer`, :class:`BiLinearInteraction` — field interactions;
 * :class:`CrossNetwork`, :class:`CrossNetV2`, :class:`CrossNetMix` — DCN cross networks;
 * :class:`CIN` — xDeepFM's compressed interaction network;
-* :class:`InteractingLayer`, :class:`ActivationUnit` — AutoInt's and DIN's attention.
+* :class:`InteractingLayer`, :class:`ActivationUnit` — AutoInt's and DIN's attention;
+* :class:`DenseEmbedding`, :func:`pool_sequence`, :func:`sequence_mask` — dense values
+  as fields, and padding-aware sequence pooling.
 """
 
 from __future__ import annotations

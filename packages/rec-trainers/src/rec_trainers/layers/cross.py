@@ -57,9 +57,10 @@ class CrossNetV2(nn.Module):
     def __init__(self, input_dim: int, num_layers: int) -> None:
         super().__init__()
         _check_layers("CrossNetV2", num_layers)
-        self.layers = nn.ModuleList(nn.Linear(input_dim, input_dim) for _ in range(num_layers))
-        for layer in self.layers:
+        layers = [nn.Linear(input_dim, input_dim) for _ in range(num_layers)]
+        for layer in layers:
             nn.init.zeros_(layer.bias)
+        self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the crossed features."""

@@ -19,6 +19,7 @@ trainer may switch ``table.sparse = True`` for a sparse-gradient optimizer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import torch
 from torch import nn
@@ -35,9 +36,15 @@ __all__ = ["EmbeddingLayer"]
 class EmbeddingLayer(nn.Module):
     """Hold one embedding table per sparse/sequence feature and look features up.
 
-    A feature with ``shared_with="other"`` reuses the table of the feature named
-    ``other`` (which must be among ``features``); a feature's ``padding_idx`` row is
-    zeroed and receives no gradient.
+    Tables are built fresh by each feature's ``build_embedding()`` (torch-rechub
+    cached them on the feature objects, so two models could share weights by
+    accident). A feature with ``shared_with="other"`` reuses the table of the feature
+    named ``other`` (which must be among ``features``); a feature's ``padding_idx``
+    row is zeroed and receives no gradient.
+
+    :meth:`fields` and :meth:`flat` accept a ``cache`` dict: a model that needs a
+    feature twice in one forward pass (DeepFM's FM and deep parts) passes the same
+    dict to both calls and looks the feature up once.
 
     Args:
         features: The features this layer serves; repeats of one definition are fine.
@@ -66,18 +73,29 @@ class EmbeddingLayer(nn.Module):
     def table(self, feature: SparseFeature | SequenceFeature) -> nn.Embedding:
         """Return the embedding table that ``feature`` looks its ids up in."""
         try:
-            return self.embed_dict[self._owner[feature.name]]
+            return cast(nn.Embedding, self.embed_dict[self._owner[feature.name]])
         except KeyError:
             raise ConfigError(f"feature {feature.name!r} is not among this EmbeddingLayer's features") from None
 
-    def pooled(self, x: Mapping[str, torch.Tensor], feature: SparseFeature | SequenceFeature) -> torch.Tensor:
+    def pooled(
+        self,
+        x: Mapping[str, torch.Tensor],
+        feature: SparseFeature | SequenceFeature,
+        cache: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Return one ``(B, embed_dim)`` vector per sample: the id's embedding or the pooled sequence."""
+        if cache is not None and feature.name in cache:
+            return cache[feature.name]
         if isinstance(feature, SequenceFeature):
             if feature.pooling == "concat":
                 raise ConfigError(f"SequenceFeature {feature.name!r} has pooling='concat' and cannot be pooled")
             emb, mask = self.sequence(x, feature)
-            return pool_sequence(emb, mask, feature.pooling)
-        return self.table(feature)(column(x, feature.name).reshape(-1).long())
+            out = pool_sequence(emb, mask, feature.pooling)
+        else:
+            out = self.table(feature)(column(x, feature.name).reshape(-1).long())
+        if cache is not None:
+            cache[feature.name] = out
+        return out
 
     def sequence(self, x: Mapping[str, torch.Tensor], feature: SequenceFeature) -> tuple[torch.Tensor, torch.Tensor]:
         """Return a sequence's raw embeddings ``(B, L, D)`` and its boolean mask ``(B, L)`` (True = real id)."""
@@ -86,19 +104,31 @@ class EmbeddingLayer(nn.Module):
             raise DataError(f"SequenceFeature {feature.name!r} needs a (batch, seq_len) tensor, got {tuple(ids.shape)}")
         return self.table(feature)(ids), sequence_mask(ids, feature.padding_idx)
 
-    def fields(self, x: Mapping[str, torch.Tensor], features: Iterable[Feature]) -> torch.Tensor:
+    def fields(
+        self,
+        x: Mapping[str, torch.Tensor],
+        features: Iterable[Feature],
+        cache: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Stack the sparse and pooled sequence embeddings into ``(B, num_fields, embed_dim)``.
 
         Dense features are skipped; all embedded features must share one ``embed_dim``.
         """
-        embs = [self.pooled(x, fea) for fea in features if not isinstance(fea, DenseFeature)]
+        embs = [self.pooled(x, fea, cache) for fea in features if not isinstance(fea, DenseFeature)]
         if not embs:
             raise ConfigError("fields() needs at least one SparseFeature or SequenceFeature")
         return torch.stack(embs, dim=1)
 
-    def flat(self, x: Mapping[str, torch.Tensor], features: Iterable[Feature]) -> torch.Tensor:
+    def flat(
+        self,
+        x: Mapping[str, torch.Tensor],
+        features: Iterable[Feature],
+        cache: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Concatenate embeddings and dense values, in feature order, into ``(B, sum of dims)``."""
-        parts = [dense_value(x, fea) if isinstance(fea, DenseFeature) else self.pooled(x, fea) for fea in features]
+        parts = [
+            dense_value(x, fea) if isinstance(fea, DenseFeature) else self.pooled(x, fea, cache) for fea in features
+        ]
         if not parts:
             raise ConfigError("flat() needs at least one feature")
         return torch.cat(parts, dim=1)

@@ -91,6 +91,9 @@ class BiLinearInteraction(nn.Module):
         ``(B, num_fields * (num_fields - 1) / 2, input_dim)``.
     """
 
+    left: torch.Tensor
+    right: torch.Tensor
+
     def __init__(self, input_dim: int, num_fields: int, bilinear_type: str = "field_interaction") -> None:
         super().__init__()
         if bilinear_type not in BILINEAR_TYPES:

@@ -31,7 +31,8 @@ class Dice(nn.Module):
         eps: Added to the variance for numerical stability.
 
     Shape:
-        Input ``(..., num_features)``, output the same.
+        Input ``(..., num_features)``, output the same. Like any batch norm, training
+        needs more than one row per batch.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-8) -> None:

@@ -15,6 +15,7 @@ from torch import nn
 from rec_core.errors import ConfigError
 from rec_core.features import DenseFeature
 from rec_trainers.layers._batch import dense_value
+from rec_trainers.layers._features import Feature
 
 __all__ = ["DenseEmbedding", "pool_sequence", "sequence_mask"]
 
@@ -69,7 +70,7 @@ class DenseEmbedding(nn.Module):
         Output ``(B, num_dense, embed_dim)``.
     """
 
-    def __init__(self, features: Iterable[DenseFeature], embed_dim: int) -> None:
+    def __init__(self, features: Iterable[Feature], embed_dim: int) -> None:
         super().__init__()
         self.features = [fea for fea in features if isinstance(fea, DenseFeature)]
         self.projections = nn.ModuleDict(

@@ -43,9 +43,13 @@ def prepare_ctr_run(
         return ColumnarLoader(columns, labels, batch_size=config.batch_size, **kwargs)
 
     def write_files(run_dir: Path) -> None:
-        description = {"model": entry.name, "model_params": request.model_params,
-                       "data": data.name, "label": data.label,
-                       "features": [feature_to_dict(f) for f in data.features]}
+        description = {
+            "model": entry.name,
+            "model_params": request.model_params,
+            "data": data.name,
+            "label": data.label,
+            "features": [feature_to_dict(f) for f in data.features],
+        }
         write_json_atomically(run_dir / RUN_MODEL_FILE, description)
         if data.encoder is not None:
             data.encoder.save(run_dir / RUN_ENCODER_FILE)
@@ -94,8 +98,10 @@ def predict_from_run(
     description = _read_description(run_dir)
     encoder_file = run_dir / RUN_ENCODER_FILE
     if not encoder_file.is_file():
-        raise RecError(f"{run_dir} was trained on the built-in data set '{description['data']}', which has no "
-                       f"saved encoding ({encoder_file} is missing); rec predict scores runs trained on a file")
+        raise RecError(
+            f"{run_dir} was trained on the built-in data set '{description['data']}', which has no "
+            f"saved encoding ({encoder_file} is missing); rec predict scores runs trained on a file"
+        )
     if output.exists():
         raise RecError(f"output {output} already exists; choose another --output (nothing was overwritten)")
     encoder = TabularEncoder.load(encoder_file)

@@ -56,7 +56,9 @@ class CTRConfig(TrainingConfig):
     def _check_values(self) -> None:
         super()._check_values()
         if self.model_output not in ("logits", "probabilities"):
-            raise ConfigError(f"config key 'model_output' must be 'logits' or 'probabilities' (got {self.model_output!r})")
+            raise ConfigError(
+                f"config key 'model_output' must be 'logits' or 'probabilities' (got {self.model_output!r})"
+            )
         if self.sparse_embeddings and (self.embedding_l1 or self.embedding_l2):
             raise ConfigError(
                 "embedding_l1/embedding_l2 touch every embedding row each step, which defeats "
@@ -114,9 +116,16 @@ class CTRTrainer(BaseTrainer):
         **kwargs: Any,
     ) -> None:
         rechub = {
-            "optimizer_fn": optimizer_fn, "optimizer_params": optimizer_params, "scheduler_fn": scheduler_fn,
-            "scheduler_params": scheduler_params, "n_epoch": n_epoch, "earlystop_patience": earlystop_patience,
-            "device": device, "gpus": gpus, "loss_mode": loss_mode, "model_path": model_path,
+            "optimizer_fn": optimizer_fn,
+            "optimizer_params": optimizer_params,
+            "scheduler_fn": scheduler_fn,
+            "scheduler_params": scheduler_params,
+            "n_epoch": n_epoch,
+            "earlystop_patience": earlystop_patience,
+            "device": device,
+            "gpus": gpus,
+            "loss_mode": loss_mode,
+            "model_path": model_path,
             **(regularization_params or {}),
         }
         overrides = {k: v for k, v in rechub.items() if v is not None}

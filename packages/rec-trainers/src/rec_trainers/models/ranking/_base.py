@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from torch import nn
@@ -62,7 +62,7 @@ class RankingModel(nn.Module):
         return cls(**cls.feature_args(features), **merged)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Map a flat feature list onto the constructor's feature arguments."""
         raise NotImplementedError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -90,7 +90,7 @@ class AutoInt(RankingModel):
         self.mlp = None if mlp_params is None else build_mlp("AutoInt", self.dims, mlp_params)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Sparse: the sparse and sequence features; dense: the dense features."""
         return {"sparse_features": embedded(features), "dense_features": split_kinds(features)[2]}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -12,6 +12,7 @@ from rec_core.errors import ConfigError
 from rec_trainers.layers._features import Feature, check_pooled, flat_dim
 from rec_trainers.layers.cross import CrossNetMix, CrossNetV2
 from rec_trainers.layers.embedding import EmbeddingLayer
+from rec_trainers.layers.mlp import MLP
 from rec_trainers.models.ranking._base import DEFAULT_MLP_PARAMS, RankingModel, build_mlp
 
 __all__ = ["DCNv2"]
@@ -91,14 +92,14 @@ class DCNv2(RankingModel):
         else:
             self.crossnet = CrossNetV2(self.dims, n_cross_layers)
         final_dim = self.dims
-        self.mlp = None
+        self.mlp: MLP | None = None
         if model_structure != "crossnet_only":
             self.mlp = build_mlp("DCNv2", self.dims, mlp_params, output_layer=False)
             final_dim = self.mlp.output_dim + (self.dims if model_structure == "parallel" else 0)
         self.linear = nn.Linear(final_dim, 1)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Use every feature."""
         return {"features": features}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -59,12 +59,13 @@ class DeepFM(RankingModel):
         self.mlp = build_mlp("DeepFM", flat_dim(self.deep_features), mlp_params)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Deep: every feature; FM: the sparse and sequence features."""
         return {"deep_features": features, "fm_features": embedded(features)}
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Return the logits ``(B,)`` for the batch ``x``."""
-        y_fm = self.fm(self.embedding.fields(x, self.fm_fields))
-        y_deep = self.mlp(self.embedding.flat(x, self.deep_features))
+        cache: dict[str, torch.Tensor] = {}  # features in both parts are looked up once
+        y_fm = self.fm(self.embedding.fields(x, self.fm_fields, cache))
+        y_deep = self.mlp(self.embedding.flat(x, self.deep_features, cache))
         return (self.linear(x) + y_fm + y_deep).squeeze(1)

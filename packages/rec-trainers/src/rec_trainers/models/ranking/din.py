@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -65,7 +65,7 @@ class DIN(RankingModel):
         self,
         features: Iterable[Feature],
         history_features: Iterable[SequenceFeature],
-        target_features: Iterable[Feature],
+        target_features: Iterable[SparseFeature],
         mlp_params: Mapping[str, Any],
         attention_mlp_params: Mapping[str, Any] | None = None,
     ) -> None:
@@ -74,7 +74,8 @@ class DIN(RankingModel):
         self.history_features = list(history_features)
         self.target_features = list(target_features)
         _check_pairs(self.history_features, self.target_features)
-        check_pooled(self.features + self.target_features, "DIN")
+        everything: list[Feature] = [*self.features, *self.history_features, *self.target_features]
+        check_pooled([*self.features, *self.target_features], "DIN")
         attention = dict(
             self.default_params["attention_mlp_params"] if attention_mlp_params is None else attention_mlp_params
         )
@@ -83,15 +84,15 @@ class DIN(RankingModel):
             raise ConfigError(
                 f"DIN: unknown attention_mlp_params key {unknown[0]!r} (accepted: {', '.join(ATTENTION_KEYS)})"
             )
-        self.embedding = EmbeddingLayer(self.features + self.history_features + self.target_features)
+        self.embedding = EmbeddingLayer(everything)
         self.attention_layers = nn.ModuleList(
             ActivationUnit(int(fea.embed_dim or 0), **attention) for fea in self.history_features
         )
-        self.all_dims = flat_dim(self.features + self.history_features + self.target_features)
+        self.all_dims = flat_dim(everything)
         self.mlp = build_mlp("DIN", self.all_dims, mlp_params, default_activation="dice")
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Split the list into history sequences, their shared targets and the rest.
 
         Raises:
@@ -111,19 +112,20 @@ class DIN(RankingModel):
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Return the logits ``(B,)`` for the batch ``x``."""
+        cache: dict[str, torch.Tensor] = {}  # each target is looked up once
         parts = []
         for unit, history, target in zip(
             self.attention_layers, self.history_features, self.target_features, strict=True
         ):
             seq, mask = self.embedding.sequence(x, history)
-            parts.append(unit(seq, self.embedding.pooled(x, target), mask))
-        parts.append(self.embedding.flat(x, self.target_features))
+            parts.append(unit(seq, self.embedding.pooled(x, target, cache), mask))
+        parts.append(self.embedding.flat(x, self.target_features, cache))
         if self.features:
             parts.append(self.embedding.flat(x, self.features))
         return self.mlp(torch.cat(parts, dim=1)).squeeze(1)
 
 
-def _check_pairs(history: list[SequenceFeature], targets: list[Feature]) -> None:
+def _check_pairs(history: list[SequenceFeature], targets: list[SparseFeature]) -> None:
     if not history:
         raise ConfigError("DIN needs at least one history feature")
     if len(history) != len(targets):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -40,7 +40,7 @@ class LR(RankingModel):
         self.linear = LinearLogit(self.features)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Use every feature."""
         return {"features": features}
 

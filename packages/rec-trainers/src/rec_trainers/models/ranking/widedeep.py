@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -55,7 +55,7 @@ class WideDeep(RankingModel):
         self.mlp = build_mlp("WideDeep", flat_dim(self.deep_features), mlp_params)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Wide: the SparseFeatures (or everything if none); deep: every feature."""
         sparse, _, _ = split_kinds(features)
         return {"wide_features": list(sparse) or features, "deep_features": features}

@@ -64,13 +64,14 @@ class xDeepFM(RankingModel):
         self.mlp = None if mlp_params is None else build_mlp("xDeepFM", flat_dim(self.features), mlp_params)
 
     @classmethod
-    def feature_args(cls, features: list[Feature]) -> dict[str, list[Feature]]:
+    def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Use every feature."""
         return {"features": features}
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Return the logits ``(B,)`` for the batch ``x``."""
-        y = self.linear(x) + self.cin(self.embedding.fields(x, self.fields))
+        cache: dict[str, torch.Tensor] = {}  # the CIN and the MLP read the same embeddings
+        y = self.linear(x) + self.cin(self.embedding.fields(x, self.fields, cache))
         if self.mlp is not None:
-            y = y + self.mlp(self.embedding.flat(x, self.features))
+            y = y + self.mlp(self.embedding.flat(x, self.features, cache))
         return y.squeeze(1)
