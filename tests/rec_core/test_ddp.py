@@ -10,6 +10,7 @@ join has a deadline, so a hang fails the test instead of blocking the suite.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -248,6 +249,10 @@ def _drift(out: Path, name: str, batch: int) -> dict[str, Any]:
 
 
 def _local_stop(out: Path, name: str, batch: int) -> dict[str, Any]:
+    # Ranks that disagree about stopping block in mismatched collectives; gloo's default
+    # 30-minute timeout would turn that into a hang, so this group gives up after 10 s
+    # (the trainer joins a process group that is already there).
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=10))
     (x, y), (vx, vy) = _data()
     train = ColumnarLoader(x, y, batch_size=batch, shuffle=True, seed=5)
     val = ColumnarLoader(vx, vy, batch_size=batch)

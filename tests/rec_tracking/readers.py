@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "IncompleteLogError",
     "SwanLabRun",
     "TensorBoardRun",
     "WandbRun",
+    "find_wandb_file",
     "iter_leveldb_log",
+    "iter_tfrecords",
     "read_swanlab",
     "read_tensorboardx",
     "read_wandb",
@@ -276,8 +279,8 @@ def read_tensorboardx(root: str | Path) -> TensorBoardRun:
                     data.ParseFromString(value.metadata.plugin_data.content)
                     result.hparams_runs.add(str(file.parent))
                     if data.HasField("session_start_info"):
-                        hparams = MessageToDict(data.session_start_info)["hparams"]
-                        result.hparams.update({k: _hparam_value(v) for k, v in hparams.items()})
+                        # MessageToDict turns each protobuf Value into its number, string or bool.
+                        result.hparams.update(MessageToDict(data.session_start_info).get("hparams", {}))
                     elif data.HasField("session_end_info"):
                         result.session_status = api_pb2.Status.Name(data.session_end_info.status)
                 elif plugin == "text":
@@ -286,8 +289,3 @@ def read_tensorboardx(root: str | Path) -> TensorBoardRun:
                 elif value.HasField("simple_value"):
                     result.scalars.setdefault(value.tag, {})[event.step] = value.simple_value
     return result
-
-
-def _hparam_value(value: Any) -> Any:
-    # MessageToDict gives the protobuf Value as its JSON form: a number, string or bool.
-    return value

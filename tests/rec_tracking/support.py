@@ -37,8 +37,11 @@ MONITOR = "val/acc@0.5"  # a name tensorboardX's add_scalar would rewrite
 
 
 def has_sdk(module: str) -> bool:
-    """Return whether the tracker SDK ``module`` can be imported."""
-    return importlib.util.find_spec(module) is not None
+    """Return whether the tracker SDK ``module`` is installed."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # blocked in sys.modules / by an import hook
+        return False
 
 
 def require_sdk(module: str) -> None:

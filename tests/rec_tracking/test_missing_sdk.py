@@ -63,3 +63,17 @@ logger.finish()
     from .readers import read_tensorboardx
 
     assert read_tensorboardx(tmp_path / "tb").scalars == {"train/loss": {1: 0.5}}
+
+
+def test_a_broken_sdk_is_reported_with_its_own_error(tmp_path, monkeypatch):
+    """An SDK that is installed but fails to import: the hint plus the underlying error."""
+    from rec_tracking._common import import_sdk
+
+    (tmp_path / "rec_broken_sdk").mkdir()
+    (tmp_path / "rec_broken_sdk" / "__init__.py").write_text("import rec_missing_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match=r"could not be imported \(ModuleNotFoundError: .*rec_missing_dependency"
+                       r".*pip install \"rec-tracking\[broken\]\"") as info:
+        import_sdk("rec_broken_sdk", extra="broken", logger="BrokenLogger")
+    assert str(info.value).startswith("BrokenLogger needs the rec_broken_sdk package")
+    monkeypatch.delitem(sys.modules, "rec_broken_sdk", raising=False)

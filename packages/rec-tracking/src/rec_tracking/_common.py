@@ -99,8 +99,8 @@ def is_global_zero() -> bool:
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
-def build_from_run(cls: type[LoggerT], name: str, run_dir: str | os.PathLike[str],
-                   defaults: Mapping[str, Any], options: Mapping[str, Any]) -> LoggerT | BaseLogger:
+def build_from_run(cls: type[LoggerT], name: str, defaults: Mapping[str, Any],
+                   options: Mapping[str, Any]) -> LoggerT | BaseLogger:
     """Create ``cls`` for ``rec train``: defaults under the run folder, errors as one line.
 
     Ranks other than 0 get a no-op :class:`BaseLogger`: the trainer logs on rank 0 only,

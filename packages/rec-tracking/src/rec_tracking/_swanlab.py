@@ -86,7 +86,7 @@ class SwanLabLogger(BaseLogger):
             RecError: swanlab is missing or could not start a run.
         """
         defaults = {"project": "rec", "experiment_name": Path(run_dir).name, "logdir": Path(run_dir) / "swanlab"}
-        return build_from_run(cls, "swanlab", run_dir, defaults, options)
+        return build_from_run(cls, "swanlab", defaults, options)
 
     @property
     def run(self) -> Run:
@@ -116,7 +116,7 @@ class SwanLabLogger(BaseLogger):
         if run is None or not run.alive:
             return
         error = None if status == "success" else f"rec: training ended with status '{status}'"
-        run.finish(state=STATES[status], error=error)  # type: ignore[arg-type]
+        run.finish(state=STATES[status], error=error)
 
     def _active(self) -> Run:
         if self._run is None:

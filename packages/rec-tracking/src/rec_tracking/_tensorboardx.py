@@ -73,7 +73,7 @@ class TensorBoardXLogger(BaseLogger):
         Raises:
             RecError: tensorboardX is missing.
         """
-        return build_from_run(cls, "tensorboardx", run_dir, {"log_dir": Path(run_dir) / "tensorboardx"}, options)
+        return build_from_run(cls, "tensorboardx", {"log_dir": Path(run_dir) / "tensorboardx"}, options)
 
     @property
     def writer(self) -> SummaryWriter:

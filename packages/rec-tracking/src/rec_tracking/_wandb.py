@@ -99,7 +99,7 @@ class WandbLogger(BaseLogger):
             RecError: wandb is missing or could not start a run.
         """
         defaults = {"project": "rec", "name": Path(run_dir).name, "dir": Path(run_dir)}
-        return build_from_run(cls, "wandb", run_dir, defaults, options)
+        return build_from_run(cls, "wandb", defaults, options)
 
     @property
     def run(self) -> Run:

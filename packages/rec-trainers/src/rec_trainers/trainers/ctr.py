@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 import torch
@@ -38,8 +38,12 @@ class CTRConfig(TrainingConfig):
     Attributes:
         embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's
             ``regularization_params`` (added to the loss every step).
-        sparse_embeddings: sparse embedding gradients with ``SparseAdam`` (only the rows a
-            batch touches are updated); the other parameters keep the main optimizer.
+        sparse_embeddings: sparse embedding gradients updated by
+            :class:`rec_core.optim.RowAdam` (only the rows a batch looks up are read and
+            written); the other parameters keep the main optimizer. ``None`` (default):
+            on when the optimizer is Adam/AdamW and no embedding regularization is set
+            (embeddings then get no weight decay); ``False``: dense gradients, every
+            parameter with the main optimizer, as in torch-rechub.
         loss_mode: torch-rechub's flag; ``False`` means ``model(x) -> (y_pred, extra_loss)``.
         model_output: ``"logits"`` (rec models) or ``"probabilities"`` (a model with its
             own sigmoid, as in torch-rechub).
@@ -49,7 +53,7 @@ class CTRConfig(TrainingConfig):
     embedding_l2: float = 0.0
     dense_l1: float = 0.0
     dense_l2: float = 0.0
-    sparse_embeddings: bool = False
+    sparse_embeddings: Union[bool, None] = None
     loss_mode: bool = True
     model_output: str = "logits"
 
@@ -64,6 +68,13 @@ class CTRConfig(TrainingConfig):
                 "embedding_l1/embedding_l2 touch every embedding row each step, which defeats "
                 "sparse_embeddings; use one or the other"
             )
+
+    def use_sparse_embeddings(self) -> bool:
+        """Return whether embeddings get sparse gradients (resolving ``None``)."""
+        if self.sparse_embeddings is not None:
+            return self.sparse_embeddings
+        adam_like = self.optimizer.rsplit(".", 1)[-1].lower() in ("adam", "adamw")
+        return adam_like and not (self.embedding_l1 or self.embedding_l2)
 
 
 class CTRTrainer(BaseTrainer):
@@ -131,27 +142,25 @@ class CTRTrainer(BaseTrainer):
         overrides = {k: v for k, v in rechub.items() if v is not None}
         if model_logger is not None:
             kwargs.setdefault("loggers", model_logger)
-        self._prepare_embeddings(model, bool(kwargs.get("sparse_embeddings", False)), kwargs.get("config"))
         super().__init__(model, **{**overrides, **kwargs})
         self.regularization = Regularization(self.model, self.config)
 
-    @staticmethod
-    def _prepare_embeddings(model: nn.Module, sparse: bool, config: Any) -> None:
-        sparse = sparse or bool(getattr(config, "sparse_embeddings", False))
-        for module in model.modules():
-            if isinstance(module, nn.Embedding):
-                module.sparse = sparse
-
     def configure_optimizers(self) -> torch.optim.Optimizer | list[torch.optim.Optimizer]:
-        """Return the main optimizer, plus ``SparseAdam`` for embeddings in sparse mode."""
+        """Return the main optimizer, plus :class:`RowAdam` for embeddings in sparse mode."""
+        from rec_core.optim import RowAdam
         from rec_core.trainer._optim import build_optimizer
 
-        if not self.config.sparse_embeddings:
+        sparse = self._optimizer_fn is None and self.config.use_sparse_embeddings()
+        for module in self.model.modules():
+            if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+                module.sparse = sparse
+        if not sparse:
             return super().configure_optimizers()
-        sparse = embedding_parameters(self.model)
-        sparse_ids = {id(p) for p in sparse}
-        dense = [p for p in self.model.parameters() if p.requires_grad and id(p) not in sparse_ids]
-        optimizers = [torch.optim.SparseAdam(sparse, lr=self.config.learning_rate)]
+        tables = embedding_parameters(self.model)
+        table_ids = {id(p) for p in tables}
+        dense = [p for p in self.model.parameters() if p.requires_grad and id(p) not in table_ids]
+        betas = tuple(self.config.optimizer_params.get("betas", (0.9, 0.999)))
+        optimizers: list[torch.optim.Optimizer] = [RowAdam(tables, lr=self.config.learning_rate, betas=betas)]
         if dense:
             optimizers.insert(0, build_optimizer(dense, self.config, self._optimizer_fn))
         return optimizers
