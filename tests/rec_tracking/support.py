@@ -91,13 +91,17 @@ class FailingTrainer(ClickTrainer):
         return super().training_step(batch)
 
 
-def click_loaders(batch_size: int = 16) -> tuple[ColumnarLoader, ColumnarLoader]:
-    """Return train (64 rows) and validation (32 rows) loaders of a learnable click rule."""
+def click_loaders(batch_size: int = 16, *, category: bool = False) -> tuple[ColumnarLoader, ColumnarLoader]:
+    """Return train (64 rows) and validation (32 rows) loaders of a learnable click rule.
+
+    Features: ``f``, four floats; with ``category``, also ``c``, an id in ``0..9``.
+    """
     gen = torch.Generator().manual_seed(0)
     f = torch.randn(96, 4, generator=gen)
     y = ((f @ torch.tensor([1.5, -2.0, 0.5, 1.0]) + 0.5 * torch.randn(96, generator=gen)) > 0).float()
-    train = ColumnarLoader({"f": f[:64]}, y[:64], batch_size=batch_size, shuffle=True, seed=3)
-    return train, ColumnarLoader({"f": f[64:]}, y[64:], batch_size=32)
+    x = {"f": f, "c": torch.randint(0, 10, (96,), generator=gen)} if category else {"f": f}
+    train = ColumnarLoader({k: v[:64] for k, v in x.items()}, y[:64], batch_size=batch_size, shuffle=True, seed=3)
+    return train, ColumnarLoader({k: v[64:] for k, v in x.items()}, y[64:], batch_size=32)
 
 
 def trainer_settings(tmp_path: Path) -> dict[str, Any]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import torch
+from torch import nn
 
-from rec_core.loggers import read_metrics_jsonl
+from rec_core.loggers import JsonlLogger, read_metrics_jsonl
 
 from .readers import read_swanlab, read_tensorboardx, read_wandb
 from .support import (
     SWANLAB_SETTINGS,
     WANDB_SETTINGS,
     FailingTrainer,
-    Logistic,
     assert_scalars_match,
     click_loaders,
     fit,
@@ -81,18 +82,28 @@ def _ctr_trainer():
         return None
 
 
+class TinyCTR(nn.Module):
+    """An embedding for the categorical ``c`` next to the dense ``f``; returns logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(10, 4)
+        self.linear = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.linear(torch.cat([x["f"], self.embedding(x["c"])], dim=1)).squeeze(-1)
+
+
 @pytest.mark.skipif(_ctr_trainer() is None, reason="rec_trainers.CTRTrainer is not installed")
 def test_ctr_trainer_with_three_loggers(tmp_path, three_loggers):
-    from rec_core.loggers import JsonlLogger
-
     ctr_trainer = _ctr_trainer()
     jsonl = JsonlLogger(tmp_path / "jsonl")
     trainer = ctr_trainer(
-        Logistic(), optimizer_params={"lr": 0.05}, n_epoch=2, earlystop_patience=5, device="cpu",
+        TinyCTR(), optimizer_params={"lr": 0.05}, n_epoch=2, earlystop_patience=5, device="cpu",
         model_path=str(tmp_path / "model"), model_logger=[jsonl, *three_loggers],
         progress_bar=False, log_every_n_steps=2, random_seed=0,
     )
-    train, val = click_loaders()
+    train, val = click_loaders(category=True)
     trainer.fit(train, val, verbose=False)
 
     records = read_metrics_jsonl(tmp_path / "jsonl")
