@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-PACKAGES = [ROOT / "packages" / "rec-core"]
+PACKAGES = [ROOT / "packages" / name for name in ("rec-core", "rec-trainers", "rec-tracking")]
 TORCH = "torch==2.13.0"
 nox.options.sessions = ["lint", "tests", "smoke"]
 nox.options.default_venv_backend = "venv"

@@ -83,8 +83,9 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[
     )
     seed_everything(config.random_seed)
     # Data and model are built before anything is written: bad input leaves no run folder.
-    prepared = trainer_cls.from_request(request, config=config, loggers=build_loggers(request, run_dir))
+    prepared = trainer_cls.from_request(request, config=config, loggers=[])
     trainer = prepared.trainer
+    trainer.set_loggers(build_loggers(request, run_dir))  # tracker runs start only for valid input
     if rank0:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.to_toml(run_dir / "config.toml")

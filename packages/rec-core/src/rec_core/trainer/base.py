@@ -127,6 +127,10 @@ class BaseTrainer(TrainerStateMixin):
 
         return run_training(cls, request)
 
+    def set_loggers(self, loggers: Any) -> None:
+        """Replace the loggers (one, a list or ``None``); only rank 0 keeps them."""
+        self.loggers = LoggerGroup(loggers if self.dist.is_global_zero else None)
+
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         """Return the (first) optimizer."""

@@ -150,13 +150,13 @@ class CTRTrainer(BaseTrainer):
         from rec_core.optim import RowAdam
         from rec_core.trainer._optim import build_optimizer
 
-        sparse = self._optimizer_fn is None and self.config.use_sparse_embeddings()
+        tables = embedding_parameters(self.model)
+        sparse = bool(tables) and self.config.use_sparse_embeddings()
         for module in self.model.modules():
             if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
                 module.sparse = sparse
         if not sparse:
             return super().configure_optimizers()
-        tables = embedding_parameters(self.model)
         table_ids = {id(p) for p in tables}
         dense = [p for p in self.model.parameters() if p.requires_grad and id(p) not in table_ids]
         betas = tuple(self.config.optimizer_params.get("betas", (0.9, 0.999)))
