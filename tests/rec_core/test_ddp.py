@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import time
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -293,10 +294,14 @@ def _worker(index: int, port: int, out: str, scenario: str) -> None:
         name, batch = "single", WORLD * BATCH
     try:
         result = SCENARIOS[scenario](Path(out), name, batch)
-        torch.save(result, Path(out) / f"{name}.pt")
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    except BaseException:
+        # Report, then leave at once: unwinding a broken process group can block in its
+        # destructor (native threads waiting on a peer that is gone).
+        (Path(out) / f"{name}.error").write_text(traceback.format_exc())
+        os._exit(1)
+    torch.save(result, Path(out) / f"{name}.pt")
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # -- the parent side ------------------------------------------------------------------------------
@@ -324,13 +329,20 @@ def _launch(scenario: str, out: Path, *, reference: bool) -> dict[str, dict[str,
     _warm_forkserver()
     try:
         return _launch_once(scenario, out, reference=reference)
-    except mp.ProcessRaisedException as exc:
+    except _WorkerFailed as exc:
         if "EADDRINUSE" not in str(exc):
-            raise
+            pytest.fail(str(exc))
     # Another process took the free port before rank 0 bound it: once more, from scratch.
     shutil.rmtree(out)
     out.mkdir()
-    return _launch_once(scenario, out, reference=reference)
+    try:
+        return _launch_once(scenario, out, reference=reference)
+    except _WorkerFailed as exc:
+        pytest.fail(str(exc))
+
+
+class _WorkerFailed(Exception):
+    """A worker process failed; the message holds every worker's traceback."""
 
 
 def _launch_once(scenario: str, out: Path, *, reference: bool) -> dict[str, dict[str, Any]]:
@@ -343,6 +355,9 @@ def _launch_once(scenario: str, out: Path, *, reference: bool) -> dict[str, dict
         while not context.join(timeout=max(0.1, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
                 pytest.fail(f"{scenario}: the processes did not finish within {DEADLINE_S:.0f} s (a hang?)")
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+        reports = [f"--- {path.stem} ---\n{path.read_text()}" for path in sorted(out.glob("*.error"))]
+        raise _WorkerFailed("\n".join([f"{scenario}: {exc}".strip(), *reports])) from None
     finally:
         for process in context.processes:
             if process.is_alive():
@@ -518,11 +533,9 @@ def test_from_environment_explains_a_run_not_started_by_torchrun(monkeypatch):
         DistContext.from_environment(TrainingConfig(device="cpu"))
 
 
-# -- known gaps in BaseTrainer (trainer/base.py): strict xfail until the fix lands ------------------
-_NEEDS_BASE_FIX = "trainer/base.py does not call DistContext.{} yet"
+# -- cross-rank consistency of BaseTrainer ------------------
 
 
-@pytest.mark.xfail(strict=True, reason=_NEEDS_BASE_FIX.format("all_mean for train/loss"))
 def test_ddp_train_loss_is_the_mean_over_all_ranks(columnar_run):
     out, _ = columnar_run
     for got, want in zip(_metric_records(out / "rank0"), _metric_records(out / "single"), strict=True):
@@ -547,20 +560,17 @@ def test_ddp_rank_one_writes_nothing_to_its_own_checkpoint_directory(drift_run):
     assert results["rank0"]["global_step"] == results["rank1"]["global_step"] == 3 * N_TRAIN // (WORLD * BATCH)
 
 
-@pytest.mark.xfail(strict=True, reason=_NEEDS_BASE_FIX.format("all_reduce_grads for the loss weighter"))
 def test_ddp_loss_weighter_parameters_stay_identical(drift_run):
     _, results = drift_run
     assert torch.equal(results["rank0"]["weighter"], results["rank1"]["weighter"])
 
 
-@pytest.mark.xfail(strict=True, reason=_NEEDS_BASE_FIX.format("broadcast_module after loading the best weights"))
 def test_ddp_best_weights_reach_every_rank_without_shared_storage(drift_run):
     _, results = drift_run
     assert results["rank0"]["best_score"] == results["rank1"]["best_score"] == DRIFT_SCORES[0]
     _assert_weights_equal(results["rank0"]["weights"], results["rank1"]["weights"])
 
 
-@pytest.mark.xfail(strict=True, reason=_NEEDS_BASE_FIX.format("any_rank for should_stop"))
 def test_ddp_a_stop_asked_for_by_one_rank_stops_every_rank(tmp_path):
     results = _launch("local_stop", tmp_path, reference=False)
     assert results["rank0"]["current_epoch"] == results["rank1"]["current_epoch"] == 1

@@ -240,6 +240,7 @@ class BaseTrainer(TrainerStateMixin):
         self._report_epoch(metrics)
         self._epoch_complete = True
         self.callbacks.call("on_train_epoch_end", self)
+        self.should_stop = self.dist.any_rank(self.should_stop)  # a rank leaving alone would hang the others
         self.current_epoch += 1
         self._batch_in_epoch, self._epoch_complete, self._epoch_loss = 0, False, (0.0, 0)
 
@@ -284,7 +285,7 @@ class BaseTrainer(TrainerStateMixin):
         self._progress.stop()
         loss_sum += float(device_loss)
         self._epoch_loss = (loss_sum, count)
-        return loss_sum / max(count, 1)
+        return self.dist.all_mean(loss_sum / max(count, 1))  # every rank reports (and schedules on) the same loss
 
     def train_one_epoch(self, data_loader: Any, log_interval: int = 10) -> float:
         """Train one epoch outside ``fit`` (torch-rechub API) and return its mean loss."""
@@ -319,6 +320,8 @@ class BaseTrainer(TrainerStateMixin):
         return self.loss_weighter.combine(out), out
 
     def _optimizer_step(self) -> None:
+        if self.loss_weighter is not None:  # its parameters live outside the DDP wrapper
+            self.dist.all_reduce_grads(self.loss_weighter.parameters())
         for optimizer in self.optimizers:
             self.precision.unscale(optimizer)
         self._clip_gradients()
@@ -399,7 +402,7 @@ class BaseTrainer(TrainerStateMixin):
         finally:
             self._progress.stop()
             self.model.train(was_training)
-        merged = {k: self.dist.gather(torch.cat(v)) for k, v in outputs.items()}
+        merged = self.dist.gather_outputs(outputs)
         return self.compute_metrics(merged)
 
     def evaluate(
@@ -571,6 +574,7 @@ class BaseTrainer(TrainerStateMixin):
             self._load_model_weights(Path(best_path))
         elif self._best_state is not None:
             self.model.load_state_dict(self._best_state)
+        self.dist.broadcast_module(self.model)  # only rank 0 is sure to see the checkpoint file
         self._model_is_best = True
 
     @staticmethod

@@ -10,10 +10,10 @@ terms (all parameters drawn from ``seed``):
 
 * ``first_order``: one effect per id of every sparse field (and of ``item``);
 * ``dense``: a linear effect of each standardised dense value;
-* ``pairs``: a few pairwise field interactions ``<u_j[x_j], u_k[x_k]>`` of rank 4, the
-  kind of signal factorization machines are built to find;
-* ``history``: the affinity of the target item to the history, the share of history
-  items that lie in the target item's latent cluster (DIN's signal);
+* ``pairs``: a few pairwise interactions ``<u_j[x_j], u_k[x_k]>`` between small
+  fields, the kind of signal factorization machines are built to find;
+* ``history``: the affinity of the target item to the history,
+  ``s[item] * mean(s[hist_item])`` for a latent item taste ``s`` (DIN's signal);
 
 plus a bias that sets the mean click rate. Because the click probabilities are known,
 the Bayes-optimal AUC (that of the true probabilities) is known too.
@@ -39,8 +39,7 @@ CRITEO_CARDINALITIES: tuple[int, ...] = (
     27, 14992, 5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572,
 )  # fmt: skip
 
-_PAIR_RANK = 4
-_ITEM_CLUSTERS = 10
+_TASTE_SPREAD = 0.05  # how far (as a quantile) a user's history strays from the user's taste
 
 
 @dataclass
@@ -106,34 +105,31 @@ def _dense_columns(rng: np.random.Generator, rows: int, count: int) -> tuple[dic
 def _history(
     rng: np.random.Generator, rows: int, n_items: int, history_len: int, a: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw target items, padded histories and the target/history affinity.
+    """Draw target items, right-padded histories and the target/history affinity.
 
-    Items (ids ``1..n_items``) fall into equal latent clusters; each row's user favours
-    one cluster, from which most of the history and some targets are drawn.
+    Every item ``1..n_items`` has a latent taste coordinate ``s ~ N(0, 1)`` and every
+    row's user a place on that axis; most history items, and some targets, are items
+    near the user's place, the rest popular items. The affinity is
+    ``s[target] * mean(s[history])``: a target that matches the history's taste clicks more.
     """
-    per_cluster = n_items // _ITEM_CLUSTERS
-    in_clusters = per_cluster * _ITEM_CLUSTERS
-    order = rng.permutation(n_items)
-    cluster_of = np.full(n_items + 1, -1, dtype=np.int64)
-    cluster_of[order[:in_clusters] + 1] = np.arange(in_clusters) // per_cluster
-    popularity = rng.permutation(n_items) + 1  # global rank -> item id
+    taste = np.concatenate([[0.0], rng.normal(0.0, 1.0, n_items)])
+    by_taste = np.argsort(taste[1:], kind="stable") + 1
+    popularity = rng.permutation(n_items) + 1  # popularity rank -> item id
 
-    def from_cluster(clusters: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return order[clusters * per_cluster + zipf_ids(rng, per_cluster, shape, a)] + 1
+    def near(place: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        spot = (place + rng.normal(0.0, _TASTE_SPREAD, shape)) * n_items
+        return by_taste[np.clip(spot.astype(np.int64), 0, n_items - 1)]
 
-    favourite = rng.integers(0, _ITEM_CLUSTERS, rows)
+    place = rng.random(rows)
     lengths = rng.integers(1, history_len + 1, rows)
-    own = from_cluster(np.repeat(favourite[:, None], history_len, axis=1), (rows, history_len))
-    other = popularity[zipf_ids(rng, n_items, (rows, history_len), a)]
-    hist = np.where(rng.random((rows, history_len)) < 0.8, own, other)
-    hist[np.arange(history_len)[None, :] >= lengths[:, None]] = 0
-    target = np.where(
-        rng.random(rows) < 0.3,
-        from_cluster(favourite, (rows,)),
-        popularity[zipf_ids(rng, n_items, rows, a)],
+    hist = np.where(
+        rng.random((rows, history_len)) < 0.8,
+        near(place[:, None], (rows, history_len)),
+        popularity[zipf_ids(rng, n_items, (rows, history_len), a)],
     )
-    same = (cluster_of[hist] == cluster_of[target][:, None]) & (hist > 0) & (cluster_of[target][:, None] >= 0)
-    affinity = same.sum(axis=1) / lengths
+    hist[np.arange(history_len)[None, :] >= lengths[:, None]] = 0
+    target = np.where(rng.random(rows) < 0.3, near(place, (rows,)), popularity[zipf_ids(rng, n_items, rows, a)])
+    affinity = taste[target] * taste[hist].sum(axis=1) / lengths
     return target, hist, affinity
 
 
@@ -147,17 +143,18 @@ def generate_ctr(
     zipf_a: float = 1.2,
     history_len: int = 0,
     n_items: int | None = None,
-    first_order_scale: float = 0.6,
+    first_order_scale: float = 0.5,
     n_pairs: int = 4,
-    pair_scale: float = 0.6,
-    history_scale: float = 2.5,
+    pair_scale: float = 0.7,
+    pair_rank: int = 1,
+    history_scale: float = 0.6,
     ctr: float = 0.25,
 ) -> SyntheticCTR:
     """Generate Criteo-shaped rows and labels from a known click model.
 
     Args:
         rows: Number of rows.
-        seed: Seed of everything: vocabularies, effects and rows.
+        seed: Seed of everything: effects, rows and labels.
         dense: Number of dense columns ``I1..``.
         sparse: Number of sparse columns ``C1..``; vocabulary ``j`` is Criteo's ``C{j}``
             cardinality (cycled past 26), capped at ``vocab_cap``.
@@ -166,9 +163,11 @@ def generate_ctr(
         history_len: Length of ``hist_item``; 0 leaves out ``item`` and ``hist_item``.
         n_items: Number of items (default ``min(vocab_cap, 1000)``).
         first_order_scale: Largest standard deviation of a field's per-id effects.
-        n_pairs: Number of interacting sparse field pairs.
-        pair_scale: Standard deviation of a pair's interaction term.
-        history_scale: Weight of the target/history affinity (a share in ``[0, 1]``).
+        n_pairs: Number of interacting sparse-field pairs, chosen among the fields with
+            10 to 30 ids (at most 10 pairs for Criteo's fields).
+        pair_scale: Standard deviation of one pair's interaction term.
+        pair_rank: Length of the factor vectors of the pair interactions.
+        history_scale: Weight of the target/history affinity.
         ctr: Mean click probability the bias is set to.
 
     Returns:
@@ -190,19 +189,13 @@ def generate_ctr(
         first_order += _id_effects(rng, vocab, strengths[j])[ids]
     sparse_names = list(vocab_sizes)
 
+    pairs = _choose_pairs(rng, [n for n in sparse_names if 10 <= vocab_sizes[n] <= 30], n_pairs)
     pair_effect = np.zeros(rows)
-    pairs: list[tuple[str, str]] = []
-    if sparse >= 2 and n_pairs > 0:
-        # Pairs among the mid-sized vocabularies, where interactions are learnable.
-        candidates = [n for n in sparse_names if 10 <= vocab_sizes[n] <= 30] or sparse_names
-        factor_std = _PAIR_RANK**-0.25  # makes each dot product of unit variance
-        for _ in range(n_pairs):
-            left, right = rng.choice(len(candidates), 2, replace=False)
-            a, b = candidates[left], candidates[right]
-            u = rng.normal(0.0, factor_std, (vocab_sizes[a], _PAIR_RANK))[columns[a]]
-            v = rng.normal(0.0, factor_std, (vocab_sizes[b], _PAIR_RANK))[columns[b]]
-            pair_effect += pair_scale * np.einsum("ij,ij->i", u, v)
-            pairs.append((a, b))
+    factor_std = pair_rank**-0.25  # makes each dot product of unit variance
+    for a, b in pairs:
+        u = rng.normal(0.0, factor_std, (vocab_sizes[a], pair_rank))[columns[a]]
+        v = rng.normal(0.0, factor_std, (vocab_sizes[b], pair_rank))[columns[b]]
+        pair_effect += pair_scale * np.einsum("ij,ij->i", u, v)
 
     terms = {"first_order": first_order, "dense": dense_effect, "pairs": pair_effect}
     if history_len > 0:
@@ -211,14 +204,23 @@ def generate_ctr(
         columns["item"], columns["hist_item"] = target, hist
         vocab_sizes["item"] = vocab_sizes["hist_item"] = items + 1
         sparse_names.append("item")
-        first_order += _id_effects(rng, items + 1, first_order_scale / 2)[target]
-        terms["history"] = history_scale * (affinity - affinity.mean())
+        terms["first_order"] = first_order + _id_effects(rng, items + 1, first_order_scale / 2)[target]
+        terms["history"] = history_scale * affinity
 
     rest = sum(terms.values())
     bias = _bias_for_rate(rest, ctr)
     probs = 1.0 / (1.0 + np.exp(-(bias + rest)))
     labels = (rng.random(rows) < probs).astype(np.float32)
     return SyntheticCTR(columns, labels, probs, terms, bias, vocab_sizes, dense_names, sparse_names, pairs)
+
+
+def _choose_pairs(rng: np.random.Generator, fields: list[str], count: int) -> list[tuple[str, str]]:
+    """Pick ``count`` distinct unordered pairs of ``fields`` (fewer if there are not enough)."""
+    every = [(a, b) for i, a in enumerate(fields) for b in fields[i + 1 :]]
+    if not every or count <= 0:
+        return []
+    chosen = rng.choice(len(every), min(count, len(every)), replace=False)
+    return [every[i] for i in sorted(chosen)]
 
 
 def _id_effects(rng: np.random.Generator, vocab: int, scale: float) -> np.ndarray:
