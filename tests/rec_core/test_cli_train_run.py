@@ -152,3 +152,18 @@ def test_ctrl_c_saves_and_exits_130(tiny_site, tmp_path):
     assert state["global_step"] > 0
     records = read_metrics_jsonl(out / "metrics.jsonl")
     assert records[-1] == {"type": "finish", "status": "interrupted"}
+
+
+def test_nproc_per_node_runs_ddp_workers(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(tiny_site.path), "REC_LOAD_PLUGINS": "tiny", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "rec_core", "train", "tiny", "--epochs", "2", "--nproc-per-node", "2",
+               "--output", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 2
+    records = read_metrics_jsonl(out / "metrics.jsonl")
+    assert records[0]["params"]["world_size"] == 2
+    assert records[-1] == {"type": "finish", "status": "success"}
+    assert sum(r["type"] == "hparams" for r in records) == 1  # only rank 0 logged
