@@ -64,8 +64,26 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks under benchmarks/ and print their figures."""
-    session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich")
+    """Run the benchmarks under benchmarks/ and print their figures and ratios.
+
+    ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality`` a subset.
+    """
+    session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich", "torch-rechub==0.9.0")
     env = _env()
-    session.run("python", "benchmarks/cli_startup.py", env=env)
-    session.run("python", "benchmarks/loader_throughput.py", "--rows", "200000", env=env)
+    chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality"}
+    if "cli" in chosen:
+        session.run("python", "benchmarks/cli_startup.py", env=env)
+    if "loader" in chosen:
+        session.run("python", "benchmarks/loader_throughput.py", "--rows", "500000", env=env)
+    if "throughput" in chosen:
+        session.run("python", "benchmarks/ctr_throughput.py", env=env)
+    if "quality" in chosen:
+        session.run("python", "benchmarks/ctr_quality.py", env=env)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install everything and run the main job: rec train ctr --model deepfm on the bundled data."""
+    session.install(TORCH, *[str(p) for p in PACKAGES])
+    session.run("rec", "train", "ctr", "--model", "deepfm", "--output", str(Path(session.create_tmp()) / "demo-run"),
+                env=_env())

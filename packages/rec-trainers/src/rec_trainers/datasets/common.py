@@ -34,11 +34,14 @@ __all__ = [
     "DatasetSpec",
     "Split",
     "cache_root",
+    "check_params",
     "file_sha256",
     "find_data_file",
     "split_indices",
     "split_sizes",
+    "take",
     "write_atomic",
+    "write_json_atomic",
 ]
 
 Columns = dict[str, np.ndarray]
@@ -235,3 +238,16 @@ def take(columns: Columns, labels: np.ndarray, rows: np.ndarray) -> Split | None
     if len(rows) == 0:
         return None
     return {name: values[rows] for name, values in columns.items()}, labels[rows]
+
+
+def check_params(dataset: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Return ``defaults`` updated with ``params``, refusing options the data set does not know.
+
+    Raises:
+        ConfigError: If ``params`` holds an unknown option (the message lists the known ones).
+    """
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise ConfigError(f"unknown option {unknown[0]!r} for data set {dataset!r} (options: {known})")
+    return {**defaults, **params}
