@@ -7,6 +7,7 @@ would pull a multi-GB CUDA build.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import nox
@@ -85,5 +86,6 @@ def bench(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Install everything and run the main job: rec train ctr --model deepfm on the bundled data."""
     session.install(TORCH, *[str(p) for p in PACKAGES])
-    session.run("rec", "train", "ctr", "--model", "deepfm", "--output", str(Path(session.create_tmp()) / "demo-run"),
-                env=_env())
+    run_dir = Path(session.create_tmp()) / time.strftime("demo-%Y%m%d-%H%M%S")
+    session.run("rec", "train", "ctr", "--model", "deepfm", "--output", str(run_dir), env=_env())
+    session.run("rec", "runs", "show", str(run_dir))

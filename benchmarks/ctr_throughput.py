@@ -30,7 +30,7 @@ VARIANTS = ("plain", "rec", "rec-dense", "rechub")
 
 
 def _data(rows: int, seed: int):
-    from rec_trainers.datasets.synthetic import make_criteo_like
+    from rec_trainers.datasets import make_criteo_like
 
     x, y = make_criteo_like(rows, seed=seed, vocab_cap=100_000)
     vocab = {name: int(values.max()) + 1 for name, values in x.items() if name.startswith("C")}

@@ -545,8 +545,11 @@ class BaseTrainer(TrainerStateMixin):
             return
         from rich.console import Console
 
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        Console(stderr=True, highlight=False).print(f"epoch {self.current_epoch + 1}: {shown}")
+        shown = "  ".join(
+            f"lr {v:.3g}" if k == "learning_rate" else f"{k} {v:.4f}" for k, v in metrics.items()
+        )
+        line = f"epoch {self.current_epoch + 1}/{self.config.max_epochs}  {shown}"
+        Console(stderr=True, highlight=False, soft_wrap=True).print(line)
 
     # -- best model -----------------------------------------------------------------------
     def _track_best(self, score: float, result: dict[str, float]) -> None:

@@ -37,9 +37,11 @@ __all__ = [
     "check_params",
     "file_sha256",
     "find_data_file",
+    "label_encode",
     "split_indices",
     "split_sizes",
     "take",
+    "take_or_none",
     "write_atomic",
     "write_json_atomic",
 ]
@@ -233,11 +235,14 @@ def split_indices(total: int, ratios: Sequence[float], seed: int) -> tuple[np.nd
     return tuple(np.sort(part) for part in parts)  # type: ignore[return-value]
 
 
-def take(columns: Columns, labels: np.ndarray, rows: np.ndarray) -> Split | None:
-    """Return the rows ``rows`` of a table as a split, or ``None`` when ``rows`` is empty."""
-    if len(rows) == 0:
-        return None
+def take(columns: Columns, labels: np.ndarray, rows: np.ndarray) -> Split:
+    """Return the rows ``rows`` of a table as a ``(columns, labels)`` split."""
     return {name: values[rows] for name, values in columns.items()}, labels[rows]
+
+
+def take_or_none(columns: Columns, labels: np.ndarray, rows: np.ndarray) -> Split | None:
+    """Like :func:`take`, but ``None`` when ``rows`` is empty (an absent validation or test split)."""
+    return take(columns, labels, rows) if len(rows) else None
 
 
 def check_params(dataset: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -251,3 +256,20 @@ def check_params(dataset: str, params: dict[str, Any], defaults: dict[str, Any])
         known = ", ".join(sorted(defaults)) or "none"
         raise ConfigError(f"unknown option {unknown[0]!r} for data set {dataset!r} (options: {known})")
     return {**defaults, **params}
+
+
+def label_encode(values: Sequence[Any]) -> tuple[list[np.ndarray], int]:
+    """Label-encode one column over several tables: sorted distinct values -> ``0..n-1``.
+
+    Args:
+        values: The column's values in each table (arrays or pandas Series, no NaN).
+
+    Returns:
+        One ``int64`` id array per table, and the number of distinct values.
+    """
+    import pandas as pd
+
+    joined = pd.concat([pd.Series(np.asarray(v)) for v in values], ignore_index=True)
+    codes, uniques = pd.factorize(joined, sort=True)
+    bounds = np.cumsum([len(v) for v in values])[:-1]
+    return [part.astype(np.int64) for part in np.split(codes, bounds)], len(uniques)

@@ -87,12 +87,14 @@ def zipf_ids(rng: np.random.Generator, vocab: int, size: int | tuple[int, ...], 
     return np.minimum(x.astype(np.int64) - 1, vocab - 1)
 
 
-def _dense_columns(rng: np.random.Generator, rows: int, count: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _dense_columns(
+    rng: np.random.Generator, rows: int, count: int, scale: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Return count-like dense columns (``log1p`` of lognormal counts) and their effect on the logit."""
     columns: dict[str, np.ndarray] = {}
     effect = np.zeros(rows)
     centres = rng.uniform(0.0, 4.0, count)
-    weights = rng.normal(0.0, 0.25, count)
+    weights = rng.normal(0.0, scale, count)
     for d in range(count):
         counts = np.floor(np.exp(rng.normal(centres[d], 1.2, rows)) - 0.5).clip(0)
         values = np.log1p(counts)
@@ -143,11 +145,12 @@ def generate_ctr(
     zipf_a: float = 1.2,
     history_len: int = 0,
     n_items: int | None = None,
-    first_order_scale: float = 0.6,
+    dense_scale: float = 0.15,
+    first_order_scale: float = 0.7,
     n_pairs: int = 4,
-    pair_scale: float = 0.45,
+    pair_scale: float = 0.3,
     pair_rank: int = 1,
-    history_scale: float = 0.6,
+    history_scale: float = 0.5,
     ctr: float = 0.25,
 ) -> SyntheticCTR:
     """Generate Criteo-shaped rows and labels from a known click model.
@@ -162,6 +165,7 @@ def generate_ctr(
         zipf_a: Zipf exponent of the id distributions.
         history_len: Length of ``hist_item``; 0 leaves out ``item`` and ``hist_item``.
         n_items: Number of items (default ``min(vocab_cap, 1000)``).
+        dense_scale: Standard deviation of the dense columns' weights (on standardised values).
         first_order_scale: Largest standard deviation of a field's per-id effects.
         n_pairs: Number of interacting sparse-field pairs, chosen among the fields with
             10 to 30 ids (at most 10 pairs for Criteo's fields).
@@ -174,7 +178,7 @@ def generate_ctr(
         The generated :class:`SyntheticCTR`.
     """
     rng = np.random.default_rng(seed)
-    columns, dense_effect = _dense_columns(rng, rows, dense)
+    columns, dense_effect = _dense_columns(rng, rows, dense, dense_scale)
     dense_names = list(columns)
 
     vocab_sizes: dict[str, int] = {}

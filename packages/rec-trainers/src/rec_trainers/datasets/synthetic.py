@@ -1,7 +1,7 @@
 """``synthetic-ctr``: the bundled default CTR data set, generated from a known click model.
 
 ``rec train ctr --model deepfm`` with no ``--data`` trains on it. Nothing is read from
-disk: :func:`~rec_trainers.datasets.generator.generate_ctr` draws 150,000 Criteo-shaped
+disk: :func:`~rec_trainers.datasets.generator.generate_ctr` draws 125,000 Criteo-shaped
 rows (13 dense, 26 sparse fields with vocabularies capped at 100, a target ``item`` and a
 20-long ``hist_item`` history over 500 items) in well under a second, fully determined by
 the seed. As the true click probabilities are known, ``info["bayes_auc"]`` holds the best
@@ -16,15 +16,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
-from rec_trainers.datasets.common import CTRData, check_params, split_indices, take
-from rec_trainers.datasets.generator import SyntheticCTR, generate_ctr
+from rec_trainers.datasets.common import CTRData, check_params, split_indices, take, take_or_none
+from rec_trainers.datasets.generator import SyntheticCTR, generate_ctr, make_criteo_like
 
-__all__ = ["DEFAULT_DATASET", "SyntheticCTRDataset"]
+__all__ = ["DEFAULT_DATASET", "SYNTHETIC_CTR", "SyntheticCTRDataset", "make_criteo_like"]
 
 DEFAULT_DATASET = "synthetic-ctr"
 
 _DEFAULTS: dict[str, Any] = {
-    "rows": 150_000,
+    "rows": 125_000,
     "vocab_cap": 100,
     "n_items": 500,
     "history_len": 20,
@@ -36,7 +36,7 @@ _DEFAULTS: dict[str, Any] = {
 class SyntheticCTRDataset:
     """Criteo-shaped rows with a user history, labelled by a known click model.
 
-    Options (``load(**params)``): ``rows`` (150,000), ``vocab_cap`` (100), ``n_items``
+    Options (``load(**params)``): ``rows`` (125,000), ``vocab_cap`` (100), ``n_items``
     (500), ``history_len`` (20), ``zipf_a`` (1.2) and ``split`` ((0.8, 0.1, 0.1)).
     """
 
@@ -70,16 +70,13 @@ class SyntheticCTRDataset:
         )
         train_rows, val_rows, test_rows = split_indices(options["rows"], options["split"], seed)
         dim = embed_dim if embed_dim is not None else self.default_embed_dim
-        parts = [take(data.columns, data.labels, rows) for rows in (train_rows, val_rows, test_rows)]
-        train, val, test = parts
-        assert train is not None  # split_sizes guarantees train rows
         return CTRData(
             name=self.name,
             label="label",
             features=_features(data, dim),
-            train=train,
-            val=val,
-            test=test,
+            train=take(data.columns, data.labels, train_rows),
+            val=take_or_none(data.columns, data.labels, val_rows),
+            test=take_or_none(data.columns, data.labels, test_rows),
             info=_info(data, train_rows, val_rows, test_rows, seed),
         )
 
@@ -113,3 +110,6 @@ def _info(data: SyntheticCTR, train: np.ndarray, val: np.ndarray, test: np.ndarr
         if len(rows) and 0 < data.labels[rows].sum() < len(rows):
             info[key] = round(auc(data.labels[rows], data.probs[rows]), 4)
     return info
+
+
+SYNTHETIC_CTR = SyntheticCTRDataset()
