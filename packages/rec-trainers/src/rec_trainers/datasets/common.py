@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -94,9 +94,9 @@ class DatasetSpec(Protocol):
         description: One line for ``rec list datasets``.
     """
 
-    name: str
-    task: str
-    description: str
+    name: ClassVar[str]
+    task: ClassVar[str]
+    description: ClassVar[str]
 
     def load(
         self,
@@ -199,8 +199,12 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=True)
-    write_atomic(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    write_atomic(path, write)
 
 
 def split_sizes(total: int, ratios: Sequence[float]) -> tuple[int, int, int]:

@@ -178,7 +178,7 @@ def _write_cache(stem: Path, build: FrappeBuild, meta: dict[str, Any]) -> bool:
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
     try:
         write_atomic(stem.with_suffix(".npz"), save)

@@ -208,10 +208,11 @@ def generate_ctr(
         columns["item"], columns["hist_item"] = target, hist
         vocab_sizes["item"] = vocab_sizes["hist_item"] = items + 1
         sparse_names.append("item")
+        # item ids are not in popularity order, so here the shrinkage only spreads the effect sizes
         terms["first_order"] = first_order + _id_effects(rng, items + 1, first_order_scale / 2)[target]
         terms["history"] = history_scale * affinity
 
-    rest = sum(terms.values())
+    rest = np.sum(list(terms.values()), axis=0)
     bias = _bias_for_rate(rest, ctr)
     probs = 1.0 / (1.0 + np.exp(-(bias + rest)))
     labels = (rng.random(rows) < probs).astype(np.float32)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rec_core.data import ColumnarLoader
-from rec_core.errors import DataError, RecError
+from rec_core.errors import ConfigError, DataError, RecError
 from rec_core.features import feature_from_dict, feature_to_dict
 from rec_core.runner import PreparedRun, write_json_atomically
 
@@ -33,7 +33,10 @@ def prepare_ctr_run(
     if entry is None:
         raise RecError("no model given and no plugin manager to find the default one")
     model_cls = entry.load()
-    model = model_cls.from_features(data.features, **request.model_params)
+    try:
+        model = model_cls.from_features(data.features, **request.model_params)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (data set '{data.name}')") from None
     trainer = cls(model, config=config, loggers=loggers)
 
     def loader(split: Any, **kwargs: Any) -> ColumnarLoader | None:
