@@ -51,6 +51,11 @@ def run_once(model_name: str, seed: int, args: argparse.Namespace) -> dict[str, 
     return {"auc": metrics["auc"], "logloss": metrics["logloss"], "epochs": trainer.current_epoch, "seconds": seconds}
 
 
+def spread(values: list[float]) -> float:
+    """Return the sample standard deviation (0 for a single run)."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS))
@@ -77,7 +82,6 @@ def main() -> None:
     print(f"\n{'model':<10} {'AUC mean':>9} {'± std':>7} {'logloss':>8} {'± std':>7}")
     for name, runs in summary.items():
         aucs, losses = [r["auc"] for r in runs], [r["logloss"] for r in runs]
-        spread = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         print(f"{name:<10} {statistics.mean(aucs):>9.4f} {spread(aucs):>7.4f} {statistics.mean(losses):>8.4f} "
               f"{spread(losses):>7.4f}")
     if "deepfm" in summary:

@@ -109,7 +109,8 @@ def _child(variant: str, rows: int, batch: int, seed: int) -> None:
     }
     seconds = runners[variant]()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"variant": variant, "seconds": seconds, "samples_per_s": rows / seconds, "peak_rss_mib": peak_mib}))
+    result = {"variant": variant, "seconds": seconds, "samples_per_s": rows / seconds, "peak_rss_mib": peak_mib}
+    print(json.dumps(result))
 
 
 def main() -> None:

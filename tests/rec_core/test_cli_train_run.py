@@ -95,7 +95,7 @@ def test_rec_train_writes_the_run_folder(tiny_site, tmp_path):
     config_text = (out / "config.toml").read_text()
     assert "max_epochs = 2" in config_text and f'checkpoint_dir = "{out / "checkpoints"}"' in config_text
     records = read_metrics_jsonl(out / "metrics.jsonl")
-    assert [r["type"] for r in records][0] == "hparams" and records[-1] == {"type": "finish", "status": "success"}
+    assert records[0]["type"] == "hparams" and records[-1] == {"type": "finish", "status": "success"}
     epochs = [r["metrics"]["epoch"] for r in records if r["type"] == "metrics" and "epoch" in r["metrics"]]
     assert epochs == [0, 1]
     weights = torch.load(summary["best_checkpoint"], weights_only=True)["model"]

@@ -321,6 +321,19 @@ def test_avazu_sample_uses_the_given_splits() -> None:
         assert np.array_equal(seen, np.arange(size))
 
 
+def test_samples_refuse_a_changed_file(tmp_path: Path) -> None:
+    source = real_data_file("rechub-samples/criteo/criteo_sample.csv")
+    copy = tmp_path / "rechub-samples" / "criteo" / "criteo_sample.csv"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(source.read_text().replace("\n0,", "\n1,", 1))
+    with pytest.raises(DataError) as info:
+        BUILTIN_DATASETS["criteo-sample"].load(data_dir=tmp_path)
+    assert str(info.value).startswith(f"{copy} has SHA-256 ")
+    assert str(info.value).endswith(
+        "…, expected 6da856f4e05f…; the file is damaged or not the expected criteo_sample.csv"
+    )
+
+
 def test_samples_name_the_missing_file(no_data_env: Path) -> None:
     with pytest.raises(DataError, match=r"data file 'rechub-samples/criteo/criteo_sample\.csv' not found"):
         BUILTIN_DATASETS["criteo-sample"].load()

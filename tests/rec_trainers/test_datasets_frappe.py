@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rec_core.errors import DataError
+from rec_core.errors import ConfigError, DataError
 from rec_trainers.datasets import BUILTIN_DATASETS, CTRData
 from rec_trainers.datasets import frappe as frappe_module
 from rec_trainers.datasets.frappe import CONTEXT, FIELDS, FRAPPE_FILE, FrappeBuild, build_frappe
@@ -160,11 +160,27 @@ def test_another_seed_or_a_damaged_cache_rebuilds(source: Path, tmp_path: Path) 
     assert np.array_equal(rebuilt.train[1], first.train[1])
 
 
+def test_bad_options(source: Path, tmp_path: Path) -> None:
+    spec = BUILTIN_DATASETS["frappe"]
+    with pytest.raises(ConfigError, match="negatives must be an integer from 1 to 100, got 0"):
+        spec.load(data_dir=source.parents[2], cache_dir=tmp_path, negatives=0)
+    with pytest.raises(ConfigError, match="unknown option 'negative' for data set 'frappe'"):
+        spec.load(data_dir=source.parents[2], cache_dir=tmp_path, negative=3)
+
+
+def test_four_negatives(source: Path, tmp_path: Path) -> None:
+    data = BUILTIN_DATASETS["frappe"].load(data_dir=source.parents[2], cache_dir=tmp_path, negatives=4)
+    assert data.info["rows"] == 96_203 * 5
+    assert abs(np.concatenate([p[1] for p in data.splits().values()]).mean() - 0.2) < 1e-9
+
+
 def test_a_different_file_is_refused(source: Path, tmp_path: Path) -> None:
     fake = tmp_path / FRAPPE_FILE
     fake.parent.mkdir(parents=True)
     shutil.copy(source, fake)
     with open(fake, "ab") as handle:
         handle.write(b"\0")
-    with pytest.raises(DataError, match=r"frappe\.csv\.gz has SHA-256 .*, expected f07a0a396f3c…; the file is damaged"):
+    with pytest.raises(
+        DataError, match=r"frappe\.csv\.gz has SHA-256 .*, expected f07a0a396f3c…; the file is damaged or not"
+    ):
         BUILTIN_DATASETS["frappe"].load(data_dir=tmp_path, cache_dir=tmp_path / "cache")

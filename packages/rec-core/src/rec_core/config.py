@@ -207,7 +207,11 @@ def parse_value(text: str) -> Any:
 
 
 # torch-rechub keyword arguments -> TrainingConfig fields (or trainer attributes).
-_RECHUB_FIELDS = {"n_epoch": "max_epochs", "earlystop_patience": "early_stopping_patience", "model_path": "checkpoint_dir"}
+_RECHUB_FIELDS = {
+    "n_epoch": "max_epochs",
+    "earlystop_patience": "early_stopping_patience",
+    "model_path": "checkpoint_dir",
+}
 
 
 def split_rechub_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -113,7 +113,7 @@ class RecPluginManager(pluggy.PluginManager):
             try:
                 module = ep.load()
                 self.register(module, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - third-party import failures of any kind
+            except Exception as exc:
                 record.errors.append(_describe_exception(exc, f"import of {ep.value}"))
 
     def load_builtin(self) -> None:
@@ -167,7 +167,7 @@ class RecPluginManager(pluggy.PluginManager):
 
         try:
             impl.function(**{arg: register for arg in impl.argnames})
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+        except Exception as exc:
             record.errors.append(_describe_exception(exc, f"hook {registry.kind.hook}"))
 
     def call_command_hooks(self, app: Any) -> None:
@@ -175,7 +175,7 @@ class RecPluginManager(pluggy.PluginManager):
         for impl in self.hook.rec_register_commands.get_hookimpls():
             try:
                 impl.function(**{arg: app for arg in impl.argnames})
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._record(impl.plugin_name).errors.append(
                     _describe_exception(exc, "hook rec_register_commands")
                 )

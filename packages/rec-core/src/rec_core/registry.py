@@ -109,7 +109,7 @@ class Registration:
             target: Any = importlib.import_module(module_name)
             for part in attr.split(".") if attr else []:
                 target = getattr(target, part)
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code
+        except Exception as exc:
             raise PluginLoadError(
                 f"{self.name!r} from plugin '{self.plugin}' could not be loaded "
                 f"({self.obj}): {type(exc).__name__}: {exc}"

@@ -14,9 +14,7 @@ builds the model, the trainer and the data loaders from the request.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rec_core.errors import RecError
+from rec_core.files import read_json, write_json_atomically
 
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
     from rec_core.run import TrainRequest
     from rec_core.trainer import BaseTrainer
 
-__all__ = ["RUN_FILE", "PreparedRun", "build_loggers", "read_run_file", "run_training", "write_json_atomically"]
+__all__ = ["RUN_FILE", "PreparedRun", "build_loggers", "read_run_file", "run_training"]
 
 RUN_FILE = "run.json"
 
@@ -174,22 +173,4 @@ def read_run_file(run_dir: Path) -> dict[str, Any]:
         RecError: the folder is not a rec run folder or the file is corrupt.
     """
     path = run_dir / RUN_FILE
-    if not path.is_file():
-        raise RecError(f"{run_dir} is not a rec train run folder ({path} is missing)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecError(f"{path} is corrupt: {exc}") from None
-
-
-def write_json_atomically(path: Path, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` via a temp file and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return read_json(path, missing=f"{run_dir} is not a rec train run folder ({path} is missing)")

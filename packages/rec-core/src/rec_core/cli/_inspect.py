@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -58,7 +57,7 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
     @app.command("list")
     def list_(
         kind: Kind = typer.Argument(..., help="What to list.", show_default=False),
-        task: Optional[str] = typer.Option(None, "--task", "-t", help="Only entries for this task (e.g. ctr)."),
+        task: str | None = typer.Option(None, "--task", "-t", help="Only entries for this task (e.g. ctr)."),
         json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     ) -> None:
         """List registered trainers, models, loggers, weighters, data sets or callbacks."""

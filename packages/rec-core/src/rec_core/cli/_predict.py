@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,7 +20,7 @@ def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
     def predict(
         run_dir: Path = typer.Argument(..., help="A run folder written by rec train.", show_default=False),
         data: Path = typer.Option(..., "--data", "-d", help="The .csv/.parquet file to score.", show_default=False),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write; default DATA.predictions.csv"),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Where to write; default DATA.predictions.csv"),
         checkpoint: str = typer.Option("best", "--checkpoint", help="best, last, or a checkpoint path."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -40,4 +39,6 @@ def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
         if json:
             print_json(result)
         else:
-            out_console.print(f"wrote {result['rows']} predictions to {result['output']} (model {result['checkpoint']})")
+            out_console.print(
+                f"wrote {result['rows']} predictions to {result['output']} (model {result['checkpoint']})"
+            )

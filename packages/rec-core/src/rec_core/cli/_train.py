@@ -11,7 +11,7 @@ import inspect
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -60,23 +60,23 @@ def _train_help(task: str, description: str) -> str:
 
 def _make_train_command(pm: RecPluginManager, task: str) -> Any:
     def train(
-        model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (rec list models --task TASK)."),
-        data: Optional[str] = typer.Option(
+        model: str | None = typer.Option(None, "--model", "-m", help="Model name (rec list models --task TASK)."),
+        data: str | None = typer.Option(
             None, "--data", "-d", help="Data set name (rec list datasets) or a .csv/.parquet file; default: bundled."
         ),
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with config fields."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with config fields."),
         set_: list[str] = typer.Option([], "--set", "-s", help="key=value for any config field (repeatable)."),
-        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Maximum number of epochs."),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
-        lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Learning rate."),
-        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
+        epochs: int | None = typer.Option(None, "--epochs", min=1, help="Maximum number of epochs."),
+        batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Batch size."),
+        lr: float | None = typer.Option(None, "--lr", min=0.0, help="Learning rate."),
+        device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
+        seed: int | None = typer.Option(None, "--seed", help="Random seed."),
         logger: list[str] = typer.Option([], "--logger", "-l", help="Logger name (repeatable)."),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run folder; default runs/TASK-MODEL-TIME."),
-        resume: Optional[Path] = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Run folder; default runs/TASK-MODEL-TIME."),
+        resume: Path | None = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
         nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Processes for DDP training."),
         json: bool = typer.Option(False, "--json", help="Print the summary as JSON on the last line."),
-        trainer_options: Optional[dict[str, Any]] = None,
+        trainer_options: dict[str, Any] | None = None,
     ) -> None:
         flags = {"max_epochs": epochs, "batch_size": batch_size, "learning_rate": lr, "device": device,
                  "random_seed": seed}
@@ -196,7 +196,7 @@ def _with_trainer_options(train: Any, options: Any) -> Any:
     base = [p for p in signature.parameters.values() if p.name != "trainer_options"]
     names = {f"opt_{o['flag'].lstrip('-').replace('-', '_')}": o for o in options}
     extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
                           default=typer.Option(None, option["flag"], help=option.get("help", "")))
         for name, option in names.items()
     ]

@@ -77,7 +77,9 @@ def build_scheduler(
     try:
         return cls(optimizer, **params)
     except TypeError as exc:
-        raise ConfigError(f"scheduler {config.scheduler}: bad scheduler_params {config.scheduler_params}: {exc}") from None
+        raise ConfigError(
+            f"scheduler {config.scheduler}: bad scheduler_params {config.scheduler_params}: {exc}"
+        ) from None
 
 
 def is_plateau(scheduler: Any) -> bool:

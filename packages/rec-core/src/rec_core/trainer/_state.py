@@ -87,9 +87,9 @@ class TrainerStateMixin:
                 f"{path}: has {len(state['optimizers'])} optimizer state(s), this trainer has {len(self_.optimizers)}"
             )
         try:
-            for optimizer, saved in zip(self_.optimizers, state["optimizers"]):
+            for optimizer, saved in zip(self_.optimizers, state["optimizers"], strict=True):
                 optimizer.load_state_dict(saved)
-            for scheduler, saved in zip(self_.schedulers, state["schedulers"]):
+            for scheduler, saved in zip(self_.schedulers, state["schedulers"], strict=False):
                 scheduler.load_state_dict(saved)
             if self_.precision.scaler is not None and state.get("scaler"):
                 self_.precision.scaler.load_state_dict(state["scaler"])
@@ -117,7 +117,8 @@ class TrainerStateMixin:
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
             detail = "; ".join(line.strip() for line in first[1:4]) or first[0]
-            raise CheckpointError(f"{path}: model weights do not match {type(self_.model).__name__}: {detail}") from None
+            model = type(self_.model).__name__
+            raise CheckpointError(f"{path}: model weights do not match {model}: {detail}") from None
 
     def _load_model_weights(self, path: Path) -> None:
         """Load only the model weights of a checkpoint (for evaluation)."""

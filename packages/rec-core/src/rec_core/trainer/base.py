@@ -386,7 +386,9 @@ class BaseTrainer(TrainerStateMixin):
         return result[self.monitor], result
 
     @torch.no_grad()
-    def _evaluate_loader(self, loader: Any, *, show_progress: bool = False, description: str = "eval") -> dict[str, float]:
+    def _evaluate_loader(
+        self, loader: Any, *, show_progress: bool = False, description: str = "eval"
+    ) -> dict[str, float]:
         was_training = self.model.training
         self.model.eval()
         outputs: dict[str, list[torch.Tensor]] = {}
@@ -397,7 +399,7 @@ class BaseTrainer(TrainerStateMixin):
                 with self.precision.autocast():
                     out = self.validation_step(batch)
                 for key, value in out.items():
-                    outputs.setdefault(key, []).append(value.detach().float().reshape(value.shape[0] if value.dim() else 1, *value.shape[1:]))
+                    outputs.setdefault(key, []).append(_as_rows(value))
                 self._progress.advance(batch_size_of(batch))
         finally:
             self._progress.stop()
@@ -599,6 +601,14 @@ class BaseTrainer(TrainerStateMixin):
     _train_loader: Any = None
     _val_loader: Any = None
     _show_progress = False
+
+
+def _as_rows(value: torch.Tensor) -> torch.Tensor:
+    """Detach a validation output, make a scalar one row, and widen low-precision floats."""
+    value = value.detach()
+    if value.dim() == 0:
+        value = value.reshape(1)
+    return value.float() if value.is_floating_point() else value
 
 
 def _length(loader: Any) -> int | None:

@@ -14,14 +14,24 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rec_core.features import SparseFeature
-from rec_trainers.datasets.common import CTRData, check_params, find_data_file, label_encode
+from rec_trainers.datasets.common import CTRData, check_params, label_encode, verified_data_file
 
 __all__ = ["AVAZU_SAMPLE", "AVAZU_SAMPLE_FILES", "AvazuSampleDataset"]
 
+# split -> (file, SHA-256)
 AVAZU_SAMPLE_FILES = {
-    "train": "rechub-samples/avazu/train_sample.csv",
-    "val": "rechub-samples/avazu/valid_sample.csv",
-    "test": "rechub-samples/avazu/test_sample.csv",
+    "train": (
+        "rechub-samples/avazu/train_sample.csv",
+        "14cc4d40ee2f146cdd0859a888cdcd2462ae253b97f07fca79b3ccf3e2c95b8b",
+    ),
+    "val": (
+        "rechub-samples/avazu/valid_sample.csv",
+        "e822e9d92e845a25d2968eb67053e1f2915ce9909d4f426506d68f2ab2a944d5",
+    ),
+    "test": (
+        "rechub-samples/avazu/test_sample.csv",
+        "2d7c06ef10681736ba02bfb243b04ed5808b3c33f3eb55df058565d8e25426c1",
+    ),
 }
 FIELDS = tuple(f"feat_{i}" for i in range(1, 23))
 
@@ -56,8 +66,8 @@ class AvazuSampleDataset:
 
         check_params(self.name, params, {})
         paths = {
-            part: find_data_file(rel, data_dir=data_dir, cache_dir=cache_dir)
-            for part, rel in AVAZU_SAMPLE_FILES.items()
+            part: verified_data_file(relative, sha256, data_dir=data_dir, cache_dir=cache_dir)
+            for part, (relative, sha256) in AVAZU_SAMPLE_FILES.items()
         }
         frames = {part: read_table(path) for part, path in paths.items()}
         labels: dict[str, np.ndarray] = {}

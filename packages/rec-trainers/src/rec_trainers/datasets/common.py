@@ -12,9 +12,7 @@ looks in ``$REC_DATA_DIR`` and then in the cache directory (``$REC_CACHE_DIR`` o
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from rec_core.errors import ConfigError, DataError
+from rec_core.files import atomic_write, write_json_atomically
 
 if TYPE_CHECKING:
     from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
@@ -42,6 +41,7 @@ __all__ = [
     "split_sizes",
     "take",
     "take_or_none",
+    "verified_data_file",
     "write_atomic",
     "write_json_atomic",
 ]
@@ -175,6 +175,28 @@ def find_data_file(
     )
 
 
+def verified_data_file(
+    relative_path: str,
+    sha256: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Locate a data file with :func:`find_data_file` and check its SHA-256.
+
+    Raises:
+        DataError: If the file is missing, or its bytes are not the expected ones.
+    """
+    path = find_data_file(relative_path, data_dir=data_dir, cache_dir=cache_dir)
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise DataError(
+            f"{path} has SHA-256 {actual[:12]}…, expected {sha256[:12]}…; "
+            f"the file is damaged or not the expected {Path(relative_path).name}"
+        )
+    return path
+
+
 def file_sha256(path: Path) -> str:
     """Return the hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -185,26 +207,13 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through ``write(tmp_path)`` and move it into place, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write a file through ``write(tmp_path)`` and move it into place (see :func:`rec_core.files.atomic_write`)."""
+    atomic_write(path, write)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
-
-    write_atomic(path, write)
+    write_json_atomically(path, payload)
 
 
 def split_sizes(total: int, ratios: Sequence[float]) -> tuple[int, int, int]:

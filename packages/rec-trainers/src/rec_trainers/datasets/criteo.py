@@ -19,16 +19,17 @@ from rec_core.features import DenseFeature, SparseFeature
 from rec_trainers.datasets.common import (
     CTRData,
     check_params,
-    find_data_file,
     label_encode,
     split_indices,
     take,
     take_or_none,
+    verified_data_file,
 )
 
 __all__ = ["CRITEO_SAMPLE", "CRITEO_SAMPLE_FILE", "CriteoSampleDataset"]
 
 CRITEO_SAMPLE_FILE = "rechub-samples/criteo/criteo_sample.csv"
+CRITEO_SAMPLE_SHA256 = "6da856f4e05fbeecfbe81f92c3a218fde8db0781a079f043cdb1eeed456aa760"
 DENSE = tuple(f"I{i}" for i in range(1, 14))
 SPARSE = tuple(f"C{i}" for i in range(1, 27))
 MISSING = "-1"
@@ -64,7 +65,7 @@ class CriteoSampleDataset:
         from rec_trainers.datasets.table import read_table
 
         options = check_params(self.name, params, _DEFAULTS)
-        path = find_data_file(CRITEO_SAMPLE_FILE, data_dir=data_dir, cache_dir=cache_dir)
+        path = verified_data_file(CRITEO_SAMPLE_FILE, CRITEO_SAMPLE_SHA256, data_dir=data_dir, cache_dir=cache_dir)
         df = read_table(path)
         check_columns(df, ["label", *DENSE, *SPARSE], str(path))
         labels = encode_labels(df, "label", str(path))

@@ -55,11 +55,13 @@ def row_number(df: pd.DataFrame, position: int) -> int:
 
 
 def _show(value: Any) -> str:
-    """Format a cell value for an error message: numbers plainly, text quoted."""
+    """Format a cell value for an error message: numbers plainly (``2``, ``0.5``), text quoted (``'yes'``)."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return format(float(value), "g") if isinstance(value, (float, np.floating)) else str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return format(float(value), "g")
     return repr(str(value))
 
 

@@ -8,10 +8,10 @@ user did *not* use in that exact context (sampled uniformly from all apps, two d
 ones). That gives 288,609 rows, a third of them positive. Each field is label-encoded
 (sorted values -> ``0..n-1``; 5,382 ids in all) and the rows are split 7:2:1 at random.
 
-The built arrays are cached (``<cache>/frappe/frappe-<key>.npz`` plus a ``.json`` with
-the vocabularies, the seed and the source file's SHA-256), so later loads skip the
-build. Results are comparable with NFM-style splits but not identical to the BARS
-``Frappe_x1`` files, whose negatives were drawn differently.
+The source file's SHA-256 is checked. The built arrays are cached
+(``<cache>/frappe/frappe-<key>.npz`` plus a ``.json`` with the vocabularies, the seed and
+that checksum), so later loads skip the build. Sizes match the NFM/BARS ``Frappe_x1``
+data, but the rows do not: their negatives and split came from another random draw.
 """
 
 from __future__ import annotations
@@ -22,17 +22,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from rec_core.errors import DataError
+from rec_core.errors import ConfigError, DataError
 from rec_core.features import SparseFeature
 from rec_trainers.datasets.common import (
     CTRData,
     cache_root,
     check_params,
-    file_sha256,
-    find_data_file,
     split_indices,
     take,
     take_or_none,
+    verified_data_file,
     write_atomic,
     write_json_atomic,
 )
@@ -214,17 +213,15 @@ class FrappeDataset:
         Raises:
             DataError: If ``frappe/raw-baltrunas/frappe.csv.gz`` is missing, damaged or
                 not the expected file.
+            ConfigError: On an unknown option or a bad ``negatives`` or ``split``.
         """
         options = check_params(self.name, params, _DEFAULTS)
         split = tuple(float(r) for r in options["split"])
-        negatives = int(options["negatives"])
-        path = find_data_file(FRAPPE_FILE, data_dir=data_dir, cache_dir=cache_dir)
-        sha = file_sha256(path)
-        if sha != FRAPPE_SHA256:
-            raise DataError(
-                f"{path} has SHA-256 {sha[:12]}…, expected {FRAPPE_SHA256[:12]}…; "
-                "the file is damaged or not the Frappe v1.0 frappe.csv.gz"
-            )
+        negatives = options["negatives"]
+        if isinstance(negatives, bool) or not isinstance(negatives, int) or not 1 <= negatives <= 100:
+            raise ConfigError(f"data set 'frappe': negatives must be an integer from 1 to 100, got {negatives!r}")
+        path = verified_data_file(FRAPPE_FILE, FRAPPE_SHA256, data_dir=data_dir, cache_dir=cache_dir)
+        sha = FRAPPE_SHA256
         stem = _cache_paths(cache_dir, seed, negatives, split, sha)
         build = _read_cache(stem, sha, seed)
         cache = "hit"

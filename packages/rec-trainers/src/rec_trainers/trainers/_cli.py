@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rec_core.data import ColumnarLoader
 from rec_core.errors import ConfigError, DataError, RecError
 from rec_core.features import feature_from_dict, feature_to_dict
-from rec_core.runner import PreparedRun, write_json_atomically
+from rec_core.files import read_json, write_json_atomically
+from rec_core.runner import PreparedRun
 
 if TYPE_CHECKING:
     from rec_core import TrainingConfig
@@ -129,21 +129,14 @@ def predict_from_run(
 
 def _read_description(run_dir: Path) -> dict[str, Any]:
     path = run_dir / RUN_MODEL_FILE
-    if not path.is_file():
-        raise RecError(f"{run_dir} is not a finished rec train run ({path} is missing)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecError(f"{path} is corrupt: {exc}") from None
+    return read_json(path, missing=f"{run_dir} is not a finished rec train ctr run ({path} is missing)")
 
 
 def _checkpoint_path(run_dir: Path, checkpoint: str) -> Path:
     folder = run_dir / "checkpoints"
     if checkpoint in ("best", "last"):
         index = folder / "checkpoints.json"
-        if not index.is_file():
-            raise RecError(f"{index} is missing; pass --checkpoint PATH")
-        name = json.loads(index.read_text(encoding="utf-8")).get(checkpoint) or "last.ckpt"
+        name = read_json(index, missing=f"{index} is missing").get(checkpoint) or "last.ckpt"
         return folder / name
     path = Path(checkpoint)
     if not path.is_file():
