@@ -240,12 +240,12 @@ def split_sizes(total: int, ratios: Sequence[float]) -> tuple[int, int, int]:
 def split_indices(total: int, ratios: Sequence[float], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle ``range(total)`` with ``seed`` and cut it into train, validation and test indices.
 
-    Each part is sorted, so rows keep their file order within a split.
+    Rows come in shuffled order within each part (as with ``torch.utils.data.random_split``),
+    so any slice of a split is a random sample of it.
     """
     n_train, n_val, _ = split_sizes(total, ratios)
     order = np.random.default_rng(seed).permutation(total)
-    parts = np.split(order, [n_train, n_train + n_val])
-    return tuple(np.sort(part) for part in parts)  # type: ignore[return-value]
+    return tuple(np.split(order, [n_train, n_train + n_val]))  # type: ignore[return-value]
 
 
 def take(columns: Columns, labels: np.ndarray, rows: np.ndarray) -> Split:

@@ -45,7 +45,7 @@ FRAPPE_FILE = "frappe/raw-baltrunas/frappe.csv.gz"
 FRAPPE_SHA256 = "f07a0a396f3c42a8474ae772c56640c714572d548527f58154655be35ed81835"
 FIELDS = ("user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city")
 CONTEXT = tuple(f for f in FIELDS if f != "item")
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: rows shuffled within each split
 _DEFAULTS: dict[str, Any] = {"negatives": 2, "split": (0.7, 0.2, 0.1)}
 
 
@@ -241,12 +241,13 @@ class FrappeDataset:
                 "vocabularies": build.vocabularies,
             }
             cache = "written" if _write_cache(stem, build, meta) else "off"
-        return self._to_ctr_data(build, embed_dim, cache, path)
+        return self._to_ctr_data(build, embed_dim, cache, path, seed)
 
-    def _to_ctr_data(self, build: FrappeBuild, embed_dim: int | None, cache: str, path: Path) -> CTRData:
+    def _to_ctr_data(self, build: FrappeBuild, embed_dim: int | None, cache: str, path: Path, seed: int) -> CTRData:
         dim = embed_dim if embed_dim is not None else self.default_embed_dim
         sizes = build.vocab_sizes
-        parts = [np.flatnonzero(build.part == k) for k in range(3)]
+        shuffle = np.random.default_rng(seed)  # rows in random order within a split, like random_split
+        parts = [shuffle.permutation(np.flatnonzero(build.part == k)) for k in range(3)]
         return CTRData(
             name=self.name,
             label="label",
