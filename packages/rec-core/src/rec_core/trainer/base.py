@@ -75,7 +75,7 @@ class BaseTrainer(TrainerStateMixin):
         if loggers is None:
             loggers = overrides.pop("model_logger", None)
         values, objects = split_rechub_kwargs(overrides)
-        base = config if config is not None else self.default_config()
+        base = self._adopt_config(config)
         self.config = base.replace(**values) if values else base
         self.dist = DistContext.from_environment(self.config)
         self.device = self.dist.device
@@ -109,6 +109,17 @@ class BaseTrainer(TrainerStateMixin):
     def default_config(cls) -> TrainingConfig:
         """Return this trainer's default configuration (``config_defaults`` applied)."""
         return cls.config_class.from_dict(dict(cls.config_defaults))
+
+    @classmethod
+    def _adopt_config(cls, config: TrainingConfig | None) -> TrainingConfig:
+        """Return ``config`` as this trainer's config class (its defaults where it set none)."""
+        if config is None:
+            return cls.default_config()
+        if isinstance(config, cls.config_class):
+            return config
+        plain = type(config)()
+        changed = {k: v for k, v in config.to_dict().items() if getattr(plain, k, v) != v}
+        return cls.default_config().replace(**changed)
 
     @classmethod
     def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: list[Any]) -> PreparedRun:
