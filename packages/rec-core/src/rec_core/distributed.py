@@ -27,7 +27,7 @@ from rec_core.run import LAUNCHED_ENV
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
 
-__all__ = ["LAUNCHED_ENV", "DistContext", "launch_cli", "resolve_device"]
+__all__ = ["LAUNCHED_ENV", "DistContext", "launch_cli", "resolve_device", "shutdown"]
 
 
 def resolve_device(device: str, gpus: int | list[int], local_rank: int = 0) -> torch.device:
@@ -257,6 +257,16 @@ class DistContext:
             count = param.numel()
             param.grad = flat[offset : offset + count].view_as(param).clone()
             offset += count
+
+
+def shutdown(*, barrier: bool = True) -> None:
+    """Leave the process group, after a barrier unless a rank failed, so workers exit together."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            if barrier:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def _env_int(name: str, default: int) -> int:

@@ -70,9 +70,6 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[
     Raises:
         typer.Exit: with code 130 after Ctrl-C (the last checkpoint is saved first).
     """
-    import typer
-
-    from rec_core.cli._console import err_console, print_json
     from rec_core.reproducibility import seed_everything
 
     run_dir = request.output
@@ -97,6 +94,23 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[
             prepared.write_files(run_dir)
     if request.resume is not None:
         trainer.resume_checkpoint(request.resume)
+    from rec_core.distributed import shutdown
+
+    try:
+        summary = _fit_test_report(trainer, prepared, request, config, run_dir, rank0)
+    except BaseException:
+        shutdown(barrier=False)  # a failed rank must not wait for the others
+        raise
+    shutdown(barrier=True)
+    return summary
+
+
+def _fit_test_report(trainer: BaseTrainer, prepared: PreparedRun, request: TrainRequest, config: TrainingConfig,
+                     run_dir: Path, rank0: bool) -> dict[str, Any]:
+    import typer
+
+    from rec_core.cli._console import err_console, print_json
+
     started = time.perf_counter()
     try:
         best_score, best_result = trainer.fit(prepared.train_loader, prepared.val_loader)

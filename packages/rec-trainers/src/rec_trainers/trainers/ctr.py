@@ -41,9 +41,9 @@ class CTRConfig(TrainingConfig):
         sparse_embeddings: sparse embedding gradients updated by
             :class:`rec_core.optim.RowAdam` (only the rows a batch looks up are read and
             written); the other parameters keep the main optimizer. ``None`` (default):
-            on when the optimizer is Adam/AdamW and no embedding regularization is set
-            (embeddings then get no weight decay); ``False``: dense gradients, every
-            parameter with the main optimizer, as in torch-rechub.
+            on when the optimizer is Adam/AdamW, no embedding regularization is set and
+            the run is not distributed (embeddings then get no weight decay); ``False``:
+            dense gradients, every parameter with the main optimizer, as in torch-rechub.
         loss_mode: torch-rechub's flag; ``False`` means ``model(x) -> (y_pred, extra_loss)``.
         model_output: ``"logits"`` (rec models) or ``"probabilities"`` (a model with its
             own sigmoid, as in torch-rechub).
@@ -151,7 +151,10 @@ class CTRTrainer(BaseTrainer):
         from rec_core.trainer._optim import build_optimizer
 
         tables = embedding_parameters(self.model)
-        sparse = bool(tables) and self.config.use_sparse_embeddings()
+        if self.dist.is_distributed and self.config.sparse_embeddings:
+            raise ConfigError("sparse_embeddings cannot be used with DDP (DistributedDataParallel reduces "
+                              "dense gradients only); leave it unset or false")
+        sparse = bool(tables) and not self.dist.is_distributed and self.config.use_sparse_embeddings()
         for module in self.model.modules():
             if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
                 module.sparse = sparse
