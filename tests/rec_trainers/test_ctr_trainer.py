@@ -37,15 +37,18 @@ def test_a_plain_training_config_keeps_the_ctr_defaults_it_does_not_set():
     assert hasattr(trainer.config, "sparse_embeddings")
 
 
-def test_embeddings_are_sparse_with_row_adam_by_default():
-    trainer = _trainer()
-    tables = [m for m in trainer.model.modules() if isinstance(m, nn.Embedding)]
-    assert tables and all(m.sparse for m in tables)
-    assert any(isinstance(o, RowAdam) for o in trainer.optimizers)
+def test_large_tables_are_sparse_with_row_adam_by_default():
+    big, small = SparseFeature("user", vocab_size=20_000, embed_dim=4), SparseFeature("item", 20, embed_dim=4)
+    trainer = _trainer(LR([big, small]))
+    sparse = {m.weight.shape[0]: m.sparse for m in trainer.model.modules() if isinstance(m, nn.Embedding)}
+    assert sparse[20_000] and not sparse[20]  # below sparse_min_rows a dense fused update is cheaper
+    (row_adam,) = [o for o in trainer.optimizers if isinstance(o, RowAdam)]
+    assert [p.shape[0] for group in row_adam.param_groups for p in group["params"]] == [20_000]
+    assert not any(m.sparse for m in _trainer(sparse_min_rows=10**9).model.modules() if isinstance(m, nn.Embedding))
 
 
 def test_embedding_regularization_selects_dense_gradients_and_conflicts_with_forced_sparse():
-    trainer = _trainer(regularization_params={"embedding_l2": 1e-3})
+    trainer = _trainer(regularization_params={"embedding_l2": 1e-3}, sparse_min_rows=1)
     assert not any(m.sparse for m in trainer.model.modules() if isinstance(m, nn.Embedding))
     assert len(trainer.optimizers) == 1
     with pytest.raises(ConfigError, match="defeats sparse_embeddings"):

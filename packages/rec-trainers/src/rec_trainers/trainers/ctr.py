@@ -22,7 +22,7 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
-from rec_trainers.trainers._regularization import Regularization, embedding_parameters
+from rec_trainers.trainers._regularization import Regularization
 
 if TYPE_CHECKING:
     from rec_core.run import TrainRequest
@@ -44,6 +44,8 @@ class CTRConfig(TrainingConfig):
             on when the optimizer is Adam/AdamW, no embedding regularization is set and
             the run is not distributed (embeddings then get no weight decay); ``False``:
             dense gradients, every parameter with the main optimizer, as in torch-rechub.
+        sparse_min_rows: in sparse mode, only tables with at least this many rows get
+            sparse gradients; smaller ones are updated densely with the main optimizer.
         loss_mode: torch-rechub's flag; ``False`` means ``model(x) -> (y_pred, extra_loss)``.
         model_output: ``"logits"`` (rec models) or ``"probabilities"`` (a model with its
             own sigmoid, as in torch-rechub).
@@ -54,6 +56,7 @@ class CTRConfig(TrainingConfig):
     dense_l1: float = 0.0
     dense_l2: float = 0.0
     sparse_embeddings: Union[bool, None] = None
+    sparse_min_rows: int = 10_000
     loss_mode: bool = True
     model_output: str = "logits"
 
@@ -150,15 +153,19 @@ class CTRTrainer(BaseTrainer):
         from rec_core.optim import RowAdam
         from rec_core.trainer._optim import build_optimizer
 
-        tables = embedding_parameters(self.model)
         if self.dist.is_distributed and self.config.sparse_embeddings:
             raise ConfigError("sparse_embeddings cannot be used with DDP (DistributedDataParallel reduces "
                               "dense gradients only); leave it unset or false")
-        sparse = bool(tables) and not self.dist.is_distributed and self.config.use_sparse_embeddings()
+        sparse = not self.dist.is_distributed and self.config.use_sparse_embeddings()
+        tables = []
         for module in self.model.modules():
             if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
-                module.sparse = sparse
-        if not sparse:
+                # Small tables are cheaper to update densely (one fused kernel) than row by row.
+                module.sparse = sparse and module.weight.shape[0] >= self.config.sparse_min_rows
+                if module.sparse and module.weight.requires_grad:
+                    tables.append(module.weight)
+        tables = list({id(p): p for p in tables}.values())
+        if not tables:
             return super().configure_optimizers()
         table_ids = {id(p) for p in tables}
         dense = [p for p in self.model.parameters() if p.requires_grad and id(p) not in table_ids]
