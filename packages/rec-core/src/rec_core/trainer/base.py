@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,9 +27,10 @@ from rec_core.checkpoint import capture_rng_state, load_checkpoint, restore_rng_
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
 from rec_core.distributed import DistContext
-from rec_core.errors import CheckpointError, ConfigError, RecError
+from rec_core.errors import CheckpointError, RecError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
+from rec_core.trainer._evaluation import EvaluationMixin, loader_length
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
 from rec_core.trainer._precision import Precision
 from rec_core.trainer._progress import EpochProgress
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["BaseTrainer"]
 
 
-class BaseTrainer(TrainerStateMixin):
+class BaseTrainer(EvaluationMixin, TrainerStateMixin):
     """Own the loop: fit / evaluate / predict, callbacks, checkpoints, resume, DDP.
 
     Args:
@@ -269,7 +269,7 @@ class BaseTrainer(TrainerStateMixin):
         """Train one epoch and return its mean loss (RecBole's overridable hook)."""
         self.network.train()
         accumulate = self.config.accumulate_grad_batches
-        total = _length(train_data)
+        total = loader_length(train_data)
         loss_sum, count = self._epoch_loss
         device_loss = torch.zeros((), device=self.device)
         mid_checks = self._mid_epoch_validation_points(total)
@@ -384,80 +384,6 @@ class BaseTrainer(TrainerStateMixin):
         every = int(interval) if isinstance(interval, int) else max(1, int(total * interval))
         return {b for b in range(every, total, every)}
 
-    # -- evaluation -----------------------------------------------------------------------
-    def _valid_epoch(self, valid_data: Any, show_progress: bool = False) -> tuple[float, dict[str, float]]:
-        """Validate and return ``(score, {"val/<metric>": value})`` (RecBole's hook)."""
-        metrics = self._evaluate_loader(valid_data, show_progress=show_progress, description="validate")
-        result = {f"val/{k}": v for k, v in metrics.items()}
-        if self.monitor not in result:
-            raise ConfigError(
-                f"monitored metric '{self.monitor}' is not computed by {type(self).__name__} "
-                f"(available: {', '.join(sorted(result))}); set monitor=..."
-            )
-        return result[self.monitor], result
-
-    @torch.no_grad()
-    def _evaluate_loader(
-        self, loader: Any, *, show_progress: bool = False, description: str = "eval"
-    ) -> dict[str, float]:
-        was_training = self.model.training
-        self.model.eval()
-        outputs: dict[str, list[torch.Tensor]] = {}
-        self._progress.start(description, _length(loader))
-        try:
-            for batch in loader:
-                batch = self.transfer_batch(batch)
-                with self.precision.autocast():
-                    out = self.validation_step(batch)
-                for key, value in out.items():
-                    outputs.setdefault(key, []).append(_as_rows(value))
-                self._progress.advance(batch_size_of(batch))
-        finally:
-            self._progress.stop()
-            self.model.train(was_training)
-        merged = self.dist.gather_outputs(outputs)
-        return self.compute_metrics(merged)
-
-    def evaluate(
-        self,
-        eval_data: Any,
-        load_best_model: bool = True,
-        model_file: str | Path | None = None,
-        show_progress: bool | None = None,
-    ) -> dict[str, float]:
-        """Evaluate on ``eval_data`` and return ``{metric: value}`` (RecBole contract).
-
-        Args:
-            eval_data: the data loader.
-            load_best_model: use the best weights found by ``fit`` (if any).
-            model_file: evaluate the weights of this checkpoint instead.
-            show_progress: progress bar; ``None`` follows the config.
-        """
-        if model_file is not None:
-            self._load_model_weights(Path(model_file))
-        elif load_best_model and not self._model_is_best:
-            self._load_best_weights()
-        loader = self.dist.shard_eval(eval_data)
-        return self._evaluate_loader(loader, show_progress=self._progress_wanted(show_progress))
-
-    def test(self, loader: Any) -> dict[str, float]:
-        """Evaluate on test data; return ``{"test/<metric>": value}``."""
-        return {f"test/{k}": v for k, v in self.evaluate(loader).items()}
-
-    @torch.no_grad()
-    def predict(self, data_loader: Any, *, show_progress: bool | None = None) -> torch.Tensor:
-        """Return the concatenated ``predict_step`` outputs over ``data_loader`` (on CPU)."""
-        was_training = self.model.training
-        self.model.eval()
-        chunks = []
-        try:
-            for batch in data_loader:
-                with self.precision.autocast():
-                    chunks.append(self.predict_step(self.transfer_batch(batch)).float().cpu())
-        finally:
-            self.model.train(was_training)
-        return torch.cat(chunks) if chunks else torch.empty(0)
-
     # -- set-up and tear-down ---------------------------------------------------------------
     def _setup_fit(self, train_loader: Any, val_loader: Any, *, saved: bool, show_progress: bool | None,
                    verbose: bool) -> None:
@@ -564,35 +490,6 @@ class BaseTrainer(TrainerStateMixin):
         line = f"epoch {self.current_epoch + 1}/{self.config.max_epochs}  {shown}"
         Console(stderr=True, highlight=False, soft_wrap=True).print(line)
 
-    # -- best model -----------------------------------------------------------------------
-    def _track_best(self, score: float, result: dict[str, float]) -> None:
-        if math.isnan(score):
-            return
-        maximize = self.config.resolved_mode() == "max"
-        improved = self.best_result is None or (score > self.best_score if maximize else score < self.best_score)
-        if improved:
-            self.best_score, self.best_result = score, dict(result)
-            if self._checkpoint_callback() is None or self._checkpoint_callback().save_top_k == 0:
-                self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-            self._model_is_best = True
-        else:
-            self._model_is_best = False
-
-    def _checkpoint_callback(self) -> ModelCheckpoint | None:
-        return next((c for c in self.callbacks if isinstance(c, ModelCheckpoint)), None)
-
-    def _load_best_weights(self) -> None:
-        if self.best_result is None or self._model_is_best:
-            return
-        checkpoint = self._checkpoint_callback()
-        best_path = checkpoint.best_model_path if checkpoint is not None else None
-        if best_path and Path(best_path).is_file():
-            self._load_model_weights(Path(best_path))
-        elif self._best_state is not None:
-            self.model.load_state_dict(self._best_state)
-        self.dist.broadcast_module(self.model)  # only rank 0 is sure to see the checkpoint file
-        self._model_is_best = True
-
     @staticmethod
     def _as_list(value: Any) -> list[Any]:
         return list(value) if isinstance(value, (list, tuple)) else [value]
@@ -612,21 +509,6 @@ class BaseTrainer(TrainerStateMixin):
     _train_loader: Any = None
     _val_loader: Any = None
     _show_progress = False
-
-
-def _as_rows(value: torch.Tensor) -> torch.Tensor:
-    """Detach a validation output, make a scalar one row, and widen low-precision floats."""
-    value = value.detach()
-    if value.dim() == 0:
-        value = value.reshape(1)
-    return value.float() if value.is_floating_point() else value
-
-
-def _length(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
 
 
 def _set_epoch(loader: Any, epoch: int) -> None:
