@@ -14,7 +14,6 @@ and ``_valid_epoch`` remain possible for unusual optimisation schemes.
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,11 +22,11 @@ import torch
 from torch import nn
 
 from rec_core.callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint
-from rec_core.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from rec_core.checkpoint import capture_rng_state, restore_rng_state
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
 from rec_core.distributed import DistContext
-from rec_core.errors import CheckpointError, RecError
+from rec_core.errors import RecError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
@@ -518,4 +517,3 @@ def _set_epoch(loader: Any, epoch: int) -> None:
             return
 
 
-_ = (copy, CheckpointError, load_checkpoint, save_checkpoint)  # re-exported for _state
