@@ -19,9 +19,10 @@ from rec_core.callbacks.base import (
     _resolve_monitor,
 )
 from rec_core.errors import ConfigError
+from rec_core.files import atomic_write
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 __all__ = ["ModelCheckpoint"]
 
@@ -333,7 +334,7 @@ class ModelCheckpoint(Callback):
             return
         # The ranked file was just written from the same state: copy, do not re-serialise.
         source = directory / copy_from
-        _replace_atomically(directory / self.LAST_NAME, lambda tmp: shutil.copyfile(source, tmp))
+        atomic_write(directory / self.LAST_NAME, lambda tmp: shutil.copyfile(source, tmp))
 
     def _remove(self, name: str) -> None:
         try:
@@ -354,7 +355,7 @@ class ModelCheckpoint(Callback):
             "last": self.last_name,
         }
         text = json.dumps(index, indent=2, allow_nan=False) + "\n"
-        _replace_atomically(
+        atomic_write(
             self._dir() / self.INDEX_NAME, lambda tmp: tmp.write_text(text, "utf-8")
         )
 
@@ -365,15 +366,3 @@ def _as_number(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return value
-
-
-def _replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp_path)`` on a temp file next to `target`, then rename it over `target`."""
-    # Not mkstemp: its 0600 mode would stick to the final file.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

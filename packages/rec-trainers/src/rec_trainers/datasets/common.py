@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from rec_core.errors import ConfigError, DataError
-from rec_core.files import atomic_write, write_json_atomically
 
 if TYPE_CHECKING:
     from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
@@ -42,8 +41,6 @@ __all__ = [
     "take",
     "take_or_none",
     "verified_data_file",
-    "write_atomic",
-    "write_json_atomic",
 ]
 
 Columns = dict[str, np.ndarray]
@@ -204,16 +201,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through ``write(tmp_path)`` and move it into place (see :func:`rec_core.files.atomic_write`)."""
-    atomic_write(path, write)
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as indented JSON, atomically."""
-    write_json_atomically(path, payload)
 
 
 def split_sizes(total: int, ratios: Sequence[float]) -> tuple[int, int, int]:

@@ -334,10 +334,10 @@ class TabularEncoder:
 
     def save(self, path: str | Path) -> Path:
         """Write the encoding as JSON to ``path`` (atomically) and return the path."""
-        from rec_trainers.datasets.common import write_json_atomic
+        from rec_core.files import write_json_atomically
 
         target = Path(path)
-        write_json_atomic(target, self.to_dict())
+        write_json_atomically(target, self.to_dict())
         return target
 
     @classmethod

@@ -24,6 +24,7 @@ import numpy as np
 
 from rec_core.errors import ConfigError, DataError
 from rec_core.features import SparseFeature
+from rec_core.files import atomic_write, write_json_atomically
 from rec_trainers.datasets.common import (
     CTRData,
     cache_root,
@@ -32,8 +33,6 @@ from rec_trainers.datasets.common import (
     take,
     take_or_none,
     verified_data_file,
-    write_atomic,
-    write_json_atomic,
 )
 
 if TYPE_CHECKING:
@@ -180,8 +179,8 @@ def _write_cache(stem: Path, build: FrappeBuild, meta: dict[str, Any]) -> bool:
             np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
     try:
-        write_atomic(stem.with_suffix(".npz"), save)
-        write_json_atomic(stem.with_suffix(".json"), meta)  # written last: marks the cache complete
+        atomic_write(stem.with_suffix(".npz"), save)
+        write_json_atomically(stem.with_suffix(".json"), meta)  # written last: marks the cache complete
     except OSError:
         return False  # a read-only cache only costs a rebuild next time
     return True
