@@ -84,3 +84,9 @@ def test_resolved_mode_follows_the_metric():
     assert TrainingConfig(monitor="val/auc").resolved_mode() == "max"
     assert TrainingConfig(monitor="val/logloss").resolved_mode() == "min"
     assert TrainingConfig(monitor="val/auc", mode="min").resolved_mode() == "min"
+
+
+def test_resolved_mode_of_an_unknown_metric_asks_for_mode():
+    with pytest.raises(ConfigError, match="cannot tell whether 'val/my_score' should rise or fall: set mode="):
+        TrainingConfig(monitor="val/my_score").resolved_mode()
+    assert TrainingConfig(monitor="val/my_score", mode="max").resolved_mode() == "max"

@@ -171,16 +171,9 @@ class TrainingConfig:
         """Return ``mode``, or derive it from the monitored metric's name."""
         if self.mode is not None:
             return self.mode
-        from rec_core.errors import UnknownNameError
-        from rec_core.metrics import is_higher_better
+        from rec_core.metrics import monitor_mode
 
-        try:
-            return "max" if is_higher_better(self.monitor) else "min"
-        except UnknownNameError as exc:
-            raise ConfigError(
-                f"cannot tell whether monitor {self.monitor!r} should rise or fall: set mode='max' "
-                f"or mode='min', or monitor a metric the trainer computes ({exc})"
-            ) from None
+        return monitor_mode(self.monitor)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

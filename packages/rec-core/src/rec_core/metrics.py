@@ -48,6 +48,7 @@ __all__ = [
     "hit_rate_at_k",
     "is_higher_better",
     "log_loss",
+    "monitor_mode",
     "mrr_at_k",
     "mse",
     "ndcg_at_k",
@@ -420,3 +421,17 @@ def is_higher_better(name: str) -> bool:
         return False
     get_metric(name)  # raises for an unknown name
     return True
+
+
+def monitor_mode(name: str) -> str:
+    """Return ``"max"`` or ``"min"``: the direction in which metric ``name`` improves.
+
+    Raises:
+        ConfigError: the name is not a known metric, so the caller must say ``mode=``.
+    """
+    try:
+        return "max" if is_higher_better(name) else "min"
+    except UnknownNameError:
+        raise ConfigError(
+            f"cannot tell whether {name!r} should rise or fall: set mode='max' or mode='min'"
+        ) from None

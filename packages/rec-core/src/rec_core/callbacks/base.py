@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, overload
 
-from rec_core.errors import ConfigError, UnknownNameError
+from rec_core.errors import ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -257,15 +257,12 @@ def _resolve_monitor(
         mode = getattr(config, "mode", None)
     monitor = monitor if monitor is not None else config_monitor
     if mode is None and monitor:
-        from rec_core.metrics import is_higher_better
+        from rec_core.metrics import monitor_mode
 
         try:
-            mode = "max" if is_higher_better(monitor) else "min"
-        except UnknownNameError:
-            raise ConfigError(
-                f"{owner}: cannot tell whether {monitor!r} should rise or fall; "
-                "pass mode='max' or mode='min'"
-            ) from None
+            mode = monitor_mode(monitor)
+        except ConfigError as exc:
+            raise ConfigError(f"{owner}: {exc}") from None
     _check_mode(owner, mode)
     return monitor or None, mode
 
