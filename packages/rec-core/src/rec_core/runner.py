@@ -116,9 +116,10 @@ def _fit_test_report(trainer: BaseTrainer, prepared: PreparedRun, request: Train
         best_score, best_result = trainer.fit(prepared.train_loader, prepared.val_loader)
     except KeyboardInterrupt:
         if rank0:
+            last = run_dir / "checkpoints" / "last.ckpt"
+            where = f"latest checkpoint {last}" if last.is_file() else "no checkpoint was written yet"
             err_console.print(
-                f"[yellow]interrupted[/]: saved {run_dir / 'checkpoints' / 'last.ckpt'}; "
-                f"continue with: rec train {request.task} --resume {run_dir}"
+                f"[yellow]interrupted[/]: {where}; continue with: rec train {request.task} --resume {run_dir}"
             )
         raise typer.Exit(130) from None
     test_metrics: dict[str, float] = {}

@@ -290,7 +290,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
             if batch_idx + 1 in mid_checks:
                 self._validate()
                 self.network.train()
-        if any(p.grad is not None for p in self.model.parameters()) and self._pending_grads:
+        if self._pending_grads:
             self._optimizer_step()  # a partial accumulation window at the end of an epoch
         self._progress.stop()
         loss_sum += float(device_loss)
@@ -473,7 +473,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
             self.loggers.finish(status)
 
     def _save_on_interrupt(self) -> None:
-        checkpoint = next((c for c in self.callbacks if isinstance(c, ModelCheckpoint)), None)
+        checkpoint = self._checkpoint_callback()
+        # Inside a gradient-accumulation window the state is between steps: keep the last save.
         if checkpoint is not None and self.is_global_zero and not self._pending_grads:
             directory = Path(checkpoint.dirpath or self.config.checkpoint_dir)
             self.save_checkpoint(directory / "last.ckpt")
