@@ -397,3 +397,18 @@ def test_importing_the_loggers_package_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plain_params_and_to_number_convert_tensor_scalars_and_keep_nesting():
+    import numpy as np
+    import torch
+
+    from rec_core.loggers import plain_params, to_number
+
+    assert to_number(torch.tensor(0.5)) == 0.5 and to_number(np.float64(2.0)) == 2.0 and to_number(3) == 3
+    assert to_number(torch.ones(2)) is None and to_number("7") is None
+    params = {"lr": torch.tensor(0.25), "dims": (256, 128), "opt": {"betas": [0.9, np.float32(0.5)]},
+              "path": None, "fn": len}
+    assert plain_params(params, none="None") == {
+        "lr": 0.25, "dims": [256, 128], "opt": {"betas": [0.9, 0.5]}, "path": "None", "fn": str(len)
+    }

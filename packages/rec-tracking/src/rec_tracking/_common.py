@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from rec_core.errors import RecError
-from rec_core.loggers import FINISH_STATUSES, BaseLogger
+from rec_core.loggers import FINISH_STATUSES, BaseLogger, plain_params, to_number
 
 __all__ = [
     "build_from_run",
@@ -56,42 +56,10 @@ def check_status(status: str) -> None:
         raise ValueError(f"finish status must be one of {FINISH_STATUSES}, got {status!r}")
 
 
-def to_number(value: Any) -> bool | int | float | None:
-    """Return ``value`` as a Python number (tensor/numpy scalars included), else ``None``."""
-    if isinstance(value, (bool, int, float)):
-        return value
-    item = getattr(value, "item", None)
-    if not callable(item) or isinstance(value, (str, bytes)):
-        return None
-    try:
-        number = item()
-    except (TypeError, ValueError, RuntimeError):  # more than one element
-        return None
-    return number if isinstance(number, (bool, int, float)) else None
-
-
 def metric_value(value: Any) -> Any:
     """Return a tensor/numpy scalar as a Python number; anything else unchanged."""
     number = to_number(value)
     return value if number is None else number
-
-
-def plain_params(value: Any, *, none: Any = None) -> Any:
-    """Return ``value`` as nested dicts, lists and JSON scalars, keeping the nesting.
-
-    Tensor/numpy scalars become numbers; other objects become their ``str()``; ``None``
-    becomes ``none`` (SwanLab would store ``None`` as an empty mapping).
-    """
-    if value is None:
-        return none
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): plain_params(item, none=none) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_params(item, none=none) for item in value]
-    number = to_number(value)
-    return str(value) if number is None else number
 
 
 def is_global_zero() -> bool:

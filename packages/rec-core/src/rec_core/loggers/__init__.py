@@ -7,7 +7,7 @@ tensorboardx) live in ``rec-tracking``.
 
 from __future__ import annotations
 
-from rec_core.loggers.base import FINISH_STATUSES, BaseLogger, flatten_params
+from rec_core.loggers.base import FINISH_STATUSES, BaseLogger, flatten_params, plain_params, to_number
 from rec_core.loggers.group import LoggerGroup, LoggerLike
 from rec_core.loggers.jsonl import METRICS_FILENAME, JsonlLogger, read_metrics_jsonl
 
@@ -19,5 +19,7 @@ __all__ = [
     "LoggerGroup",
     "LoggerLike",
     "flatten_params",
+    "plain_params",
     "read_metrics_jsonl",
+    "to_number",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-__all__ = ["FINISH_STATUSES", "BaseLogger", "flatten_params"]
+__all__ = ["FINISH_STATUSES", "BaseLogger", "flatten_params", "plain_params", "to_number"]
 
 #: The values :meth:`BaseLogger.finish` accepts as ``status``.
 FINISH_STATUSES: tuple[str, ...] = ("success", "failed", "interrupted")
@@ -95,15 +95,17 @@ def _flatten_into(flat: dict[str, Any], params: Mapping[Any, Any], prefix: str, 
 def _scalar_or_str(value: Any) -> bool | int | float | str:
     if isinstance(value, (bool, int, float, str)):
         return value
-    number = _as_number(value)
+    number = to_number(value)
     return str(value) if number is None else number
 
 
-def _as_number(value: Any) -> bool | int | float | None:
-    """Return the Python number held by a one-element tensor/array, else ``None``.
+def to_number(value: Any) -> bool | int | float | None:
+    """Return ``value`` as a Python number (one-element tensors/arrays too), else ``None``.
 
     Duck-typed on ``.item()`` so that neither torch nor numpy is imported here.
     """
+    if isinstance(value, (bool, int, float)):
+        return value
     item = getattr(value, "item", None)
     if not callable(item) or isinstance(value, (str, bytes)):
         return None
@@ -112,3 +114,21 @@ def _as_number(value: Any) -> bool | int | float | None:
     except (TypeError, ValueError, RuntimeError):  # more than one element, or no .item()
         return None
     return number if isinstance(number, (bool, int, float)) else None
+
+
+def plain_params(value: Any, *, none: Any = None) -> Any:
+    """Return ``value`` as nested dicts, lists and JSON scalars, keeping the nesting.
+
+    Tensor/numpy scalars become numbers, other objects their ``str()``, and ``None``
+    becomes ``none`` (SwanLab, for one, would store ``None`` as an empty mapping).
+    """
+    if value is None:
+        return none
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain_params(item, none=none) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_params(item, none=none) for item in value]
+    number = to_number(value)
+    return str(value) if number is None else number

@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from rec_core.errors import DataError
-from rec_core.loggers.base import FINISH_STATUSES, BaseLogger, _as_number
+from rec_core.loggers.base import FINISH_STATUSES, BaseLogger, plain_params, to_number
 
 __all__ = ["METRICS_FILENAME", "JsonlLogger", "read_metrics_jsonl"]
 
@@ -53,7 +52,7 @@ class JsonlLogger(BaseLogger):
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         """Append a ``hparams`` record; non-JSON values are stored as strings."""
-        self._write({"type": "hparams", "params": _jsonable(params)})
+        self._write({"type": "hparams", "params": plain_params(params)})
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Append a ``metrics`` record stamped with ``step`` and the Unix time."""
@@ -187,20 +186,7 @@ def _repair_tail(path: Path) -> None:
 def _metric_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    number = _as_number(value)
+    number = to_number(value)
     if number is None:
-        return _jsonable(value)
+        return plain_params(value)
     return number if isinstance(number, bool) else float(number)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    number = _as_number(value)
-    if number is not None:
-        return number
-    return str(value)
