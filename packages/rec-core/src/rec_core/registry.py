@@ -42,27 +42,18 @@ KINDS: dict[str, RegistryKind] = {
     )
 }
 
-# Names shipped by the rec packages, so an unknown name can say what to install.
+# Names shipped by the released rec packages, so an unknown name can say what to install.
+# Only what the packages really provide today: a hint must never send users to a package
+# that does not have the name (extend it as trainers and packages are added).
 KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
-    "trainers": {
-        "ctr": "rec-trainers",
-        "match": "rec-trainers",
-        "mtl": "rec-trainers",
-        "seq": "rec-trainers",
-        "rqvae": "rec-genrec",
-        "tiger": "rec-genrec",
-    },
+    "trainers": {"ctr": "rec-trainers"},
     "loggers": {"wandb": "rec-tracking", "swanlab": "rec-tracking", "tensorboardx": "rec-tracking"},
-    "weighters": {"uwl": "rec-trainers", "metabalance": "rec-trainers", "gradnorm": "rec-trainers"},
     "models": {
-        name: "rec-trainers"
-        for name in (
-            "lr fm widedeep deepfm dcn dcnv2 xdeepfm autoint fibinet din "
-            "dssm youtubednn mind gru4rec sasrec bert4rec mmoe ple esmm sharedbottom"
-        ).split()
-    }
-    | {"rqvae": "rec-genrec", "tiger": "rec-genrec"},
-    "datasets": {"frappe": "rec-trainers", "criteo-sample": "rec-trainers", "avazu-sample": "rec-trainers"},
+        name: "rec-trainers" for name in "lr fm widedeep deepfm dcn dcnv2 xdeepfm autoint fibinet din".split()
+    },
+    "datasets": {
+        name: "rec-trainers" for name in ("synthetic-ctr", "frappe", "criteo-sample", "avazu-sample")
+    },
 }
 
 

@@ -17,8 +17,8 @@ __all__ = ["add_inspect_commands"]
 Kind = enum.Enum("Kind", {key: key for key in KINDS}, type=str)  # type: ignore[misc]
 
 _GET_MORE = (
-    "Trainers and models come from plugins: pip install rec-trainers (ctr, match, mtl, seq), "
-    "rec-genrec (rqvae, tiger), rec-tracking (wandb, swanlab, tensorboardx loggers)."
+    "Trainers and models come from plugins: pip install rec-trainers (the ctr trainer, ranking "
+    "models, CTR data sets), rec-tracking (wandb, swanlab, tensorboardx loggers)."
 )
 
 
