@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 WIDGETS = '''
-from rec_core import hookimpl
+from rec_core import RecError, hookimpl
 
 
 class WidgetTrainer:
-    """Trains widgets."""
+    """Trains widgets (a dry run: records the request it was handed)."""
 
-    name = "widget"
     seen = []
 
     @classmethod
-    def run_request(cls, request):
+    def from_request(cls, request, *, config, loggers=None):
         cls.seen.append(request)
+        raise RecError("widget dry run: request recorded")
 
 
 class WidgetModel:

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from rec_core import providers
 from rec_core.cli import build_app
 from rec_core.errors import PluginLoadError, UnknownNameError
 from rec_core.plugins import DISABLE_ENV, LOAD_ENV, make_plugin_manager
@@ -164,8 +165,25 @@ def test_unknown_names_suggest_close_ones_and_list_the_available(rec_plugin_site
     with pytest.raises(UnknownNameError) as excinfo:
         pm.registry("models").get("deepfn", task="ctr")
     assert str(excinfo.value) == "unknown ctr model 'deepfn'; did you mean 'deepfm'? (available: deepfm)"
-    with pytest.raises(UnknownNameError, match="'tensorboardx' is provided by rec-tracking: pip install rec-tracking"):
+    with pytest.raises(UnknownNameError, match="'tensorboardx' is provided by rec-tracking"):
         pm.registry("loggers").get("tensorboardx")
+
+
+def test_a_switched_off_provider_is_named_with_the_variable_not_pip_install(rec_plugin_site, monkeypatch):
+    install(rec_plugin_site, "widgets", src.WIDGETS, dist="rec-widgets")
+    install(rec_plugin_site, "raiser", src.RAISES_IN_HOOK)
+    monkeypatch.setattr(providers, "known_providers", lambda: {"rec-widgets": {"trainers": ["widget"]}})
+    monkeypatch.setenv(DISABLE_ENV, "widgets")
+    pm = rec_plugin_site.plugin_manager(only=["widgets", "raiser"])
+    with pytest.raises(UnknownNameError) as info:
+        pm.registry("trainers").get("widget")
+    message = str(info.value)
+    assert "'widget' is provided by rec-widgets, which is installed but switched off: plugin 'widgets' is " \
+           f"blocked by {DISABLE_ENV}" in message
+    assert "pip install" not in message
+    monkeypatch.setattr(providers, "known_providers", lambda: {"rec-gadgets": {"trainers": ["gadget"]}})
+    with pytest.raises(UnknownNameError, match="'gadget' is provided by rec-gadgets: pip install rec-gadgets"):
+        pm.registry("trainers").get("gadget")  # not installed at all: then pip install is the answer
 
 
 def test_rec_version_lists_installed_plugin_distributions(rec_plugin_site):

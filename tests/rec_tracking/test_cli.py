@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from rec_core import BaseTrainer, hookimpl
 from rec_core.data import ColumnarLoader
-from rec_core.runner import PreparedRun
+from rec_core.pipeline import PreparedRun
 
 
 class ClickTrainer(BaseTrainer):

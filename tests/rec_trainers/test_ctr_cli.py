@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rec_core.cli import build_app
 from rec_core.plugins import make_plugin_manager
 
-MODELS = ["lr", "fm", "widedeep", "deepfm", "dcn", "dcnv2", "xdeepfm", "autoint", "fibinet", "din"]
+MODELS = make_plugin_manager().registry("models").names(task="ctr")  # every ctr model registered
 runner = CliRunner()
 
 

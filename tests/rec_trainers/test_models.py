@@ -15,13 +15,13 @@ from torch import nn
 
 from rec_core.errors import ConfigError
 from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
+from rec_core.plugins import make_plugin_manager
 from rec_trainers.models import ranking
 from rec_trainers.models.ranking import (
     DCN,
     DIN,
     FM,
     LR,
-    RANKING_MODELS,
     AutoInt,
     DCNv2,
     DeepFM,
@@ -32,6 +32,11 @@ from rec_trainers.models.ranking import (
     xDeepFM,
 )
 
+# The registered ctr models (names are declared once, in rec_trainers.plugin).
+RANKING_MODELS: dict[str, type[RankingModel]] = {
+    entry.name: entry.load() for entry in make_plugin_manager().registry("models").entries(task="ctr")
+    if entry.plugin == "trainers"
+}
 B = 32
 USER = SparseFeature("user", 20, 8)
 ITEM = SparseFeature("item", 30, 8)
@@ -79,13 +84,12 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def from_features(name: str) -> RankingModel:
-    model_cls = next(cls for cls in RANKING_MODELS if cls.name == name)
-    return model_cls.from_features(ALL, **SMALL_PARAMS.get(name, {"mlp_params": MLP}))
+    return RANKING_MODELS[name].from_features(ALL, **SMALL_PARAMS.get(name, {"mlp_params": MLP}))
 
 
 CASES: dict[str, Callable[[], RankingModel]] = {
     **TORCH_RECHUB_CASES,
-    **{f"{cls.name}-from-features": (lambda name=cls.name: from_features(name)) for cls in RANKING_MODELS},
+    **{f"{name}-from-features": (lambda name=name: from_features(name)) for name in RANKING_MODELS},
 }
 
 
@@ -152,7 +156,7 @@ def test_sparse_embeddings_work_with_sparse_adam(model: RankingModel) -> None:
     assert all(not torch.equal(w, old) for w, old in zip(tables, before, strict=True))
 
 
-@pytest.mark.parametrize("name", [cls.name for cls in RANKING_MODELS])
+@pytest.mark.parametrize("name", RANKING_MODELS)
 def test_fits_a_synthetic_signal(name: str) -> None:
     """Sanity check only: the label is a function of the item id, which every model sees."""
     model = from_features(name)
@@ -174,17 +178,19 @@ def test_padding_positions_do_not_change_predictions() -> None:
         torch.testing.assert_close(model(x), model(longer))
 
 
-@pytest.mark.parametrize("model_cls", RANKING_MODELS, ids=lambda cls: cls.name)
-def test_from_features_defaults_build(model_cls: type[RankingModel]) -> None:
+@pytest.mark.parametrize("name", RANKING_MODELS)
+def test_from_features_defaults_build(name: str) -> None:
+    model_cls = RANKING_MODELS[name]
     model = model_cls.from_features(ALL)
     assert model(make_batch()).shape == (B,)
-    assert model_cls.task == "ctr"
+    assert issubclass(model_cls, RankingModel)
     assert "logits" in (model_cls.__doc__ or "")
 
 
 def test_registry_names_are_stable() -> None:
-    names = [cls.name for cls in RANKING_MODELS]
-    assert names == ["lr", "fm", "widedeep", "deepfm", "dcn", "dcnv2", "xdeepfm", "autoint", "fibinet", "din"]
+    assert sorted(RANKING_MODELS) == sorted(
+        ["lr", "fm", "widedeep", "deepfm", "dcn", "dcnv2", "xdeepfm", "autoint", "fibinet", "din"])
+    assert RANKING_MODELS["deepfm"] is DeepFM and RANKING_MODELS["fibinet"] is FiBiNet
     assert FiBiNET is FiBiNet
     assert all(hasattr(ranking, name) for name in ranking.__all__)
 

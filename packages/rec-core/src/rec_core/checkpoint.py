@@ -190,9 +190,11 @@ def load_checkpoint(
         )
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
+        keys = [str(key) for key in state]
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         raise CheckpointError(
             f"checkpoint {file} lacks required key(s) {', '.join(map(repr, missing))} "
-            f"(keys: {', '.join(map(str, state)) or 'none'})"
+            f"(keys: {shown or 'none'}); is it a rec training checkpoint?"
         )
     version = state["format_version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:

@@ -144,7 +144,7 @@ class RecPluginManager(pluggy.PluginManager):
         """Return the registry of ``kind`` ("trainers", "models", ...), filling it on first use."""
         if kind not in self._registries:
             spec = KINDS[kind]
-            registry = Registry(spec, hints=self._broken_hints)
+            registry = Registry(spec, hints=self._unknown_name_hints)
             caller = getattr(self.hook, spec.hook)
             # Built-ins first, so a third-party plugin cannot take over a built-in name.
             impls = sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name != BUILTIN_PLUGIN)
@@ -192,8 +192,20 @@ class RecPluginManager(pluggy.PluginManager):
     def _record(self, name: str) -> PluginRecord:
         return self.records.setdefault(name, PluginRecord(name=name))
 
-    def _broken_hints(self, name: str) -> list[str]:
+    def _unknown_name_hints(self, kind: str, name: str) -> list[str]:
+        """Say where an unknown name would come from: a package to install, a switched-off or broken plugin."""
+        from rec_core.providers import provider_of
+
         hints = []
+        provider = provider_of(kind, name)
+        if provider is not None:
+            switched_off = [r for r in self.records.values() if r.distribution == provider and r.blocked]
+            if switched_off:
+                record = switched_off[0]
+                hints.append(f"'{name}' is provided by {provider}, which is installed but switched off: "
+                             f"plugin '{record.name}' is {record.blocked}")
+            elif not any(r.distribution == provider for r in self.records.values()):
+                hints.append(f"'{name}' is provided by {provider}: pip install {provider}")
         for record in self.broken_plugins():
             origin = f" ({record.distribution} {record.version})" if record.distribution else ""
             hints.append(

@@ -1,7 +1,8 @@
 """Registries: name -> registered object, one registry per kind of thing.
 
 A registry is filled by the ``rec_register_*`` hooks (see :mod:`rec_core.hookspecs`) and
-answers lookups by name with a helpful error when the name is unknown.
+answers lookups by name with a helpful error when the name is unknown (the plugin manager
+adds hints: which package provides the name, or which plugin is switched off or broken).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from rec_core.errors import PluginLoadError, UnknownNameError
 
-__all__ = ["KINDS", "KNOWN_PROVIDERS", "NAME_PATTERN", "Registration", "Registry", "RegistryKind"]
+__all__ = ["KINDS", "NAME_PATTERN", "Registration", "Registry", "RegistryKind"]
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -41,21 +42,6 @@ KINDS: dict[str, RegistryKind] = {
         RegistryKind("callbacks", "rec_register_callbacks", "callback"),
     )
 }
-
-# Names shipped by the released rec packages, so an unknown name can say what to install.
-# Only what the packages really provide today: a hint must never send users to a package
-# that does not have the name (extend it as trainers and packages are added).
-KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
-    "trainers": {"ctr": "rec-trainers"},
-    "loggers": {"wandb": "rec-tracking", "swanlab": "rec-tracking", "tensorboardx": "rec-tracking"},
-    "models": {
-        name: "rec-trainers" for name in "lr fm widedeep deepfm dcn dcnv2 xdeepfm autoint fibinet din".split()
-    },
-    "datasets": {
-        name: "rec-trainers" for name in ("synthetic-ctr", "frappe", "criteo-sample", "avazu-sample")
-    },
-}
-
 
 @dataclass
 class Registration:
@@ -112,11 +98,11 @@ class Registration:
 class Registry:
     """Name -> :class:`Registration` for one kind; models are keyed by ``(task, name)``."""
 
-    def __init__(self, kind: RegistryKind, *, hints: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(self, kind: RegistryKind, *, hints: Callable[[str, str], list[str]] | None = None) -> None:
         self.kind = kind
         self._entries: dict[tuple[str | None, str], Registration] = {}
         self._conflicts: dict[tuple[str | None, str], list[str]] = {}
-        self._hints = hints or (lambda name: [])
+        self._hints = hints or (lambda kind, name: [])
 
     def add(self, registration: Registration) -> None:
         """Add an entry; raise :class:`PluginLoadError` on an invalid or duplicate name."""
@@ -193,9 +179,6 @@ class Registry:
         if close:
             message += f"; did you mean {', '.join(repr(c) for c in close)}?"
         message += f" (available: {', '.join(available) if available else 'none'})"
-        provider = KNOWN_PROVIDERS.get(self.kind.key, {}).get(name)
-        if provider:
-            message += f"; '{name}' is provided by {provider}: pip install {provider}"
-        for hint in self._hints(name):
+        for hint in self._hints(self.kind.key, name):
             message += f"; {hint}"
         return message

@@ -1,8 +1,8 @@
 """``TrainRequest``: a validated ``rec train`` invocation, handed to the trainer class.
 
-The command line resolves names and options into a request; the trainer class turns it
-into a run (``BaseTrainer.run_request``). Keeping the request a plain dataclass lets
-plugins' trainers be driven from the CLI, from config files or from tests alike.
+The command line resolves names and options into a request; :func:`rec_core.pipeline.run_training`
+turns it into a run through the trainer class's ``from_request`` steps. Keeping the request a
+plain dataclass lets plugins' trainers be driven from the CLI, from config files or from tests alike.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class TrainRequest:
         model_params: keyword arguments for the model factory (``[model]`` / ``--set model.x=``).
         data_params: options for the data set (``[data]`` / ``--set data.x=``).
         loggers: logger registrations with their options (``[logger.NAME]``).
+        weighter: the loss weighter's registration and options (``--weighter``, ``[weighter]``), or ``None``.
+        callbacks: callback registrations with their options (``--callback``, ``[callback.NAME]``).
         output: the run folder (config.toml, checkpoints/, metrics.jsonl, summary.json).
         resume: a checkpoint to continue from.
         json: print the summary as JSON on the last line.
@@ -50,6 +52,8 @@ class TrainRequest:
     model_params: dict[str, Any] = field(default_factory=dict)
     data_params: dict[str, Any] = field(default_factory=dict)
     loggers: list[tuple[Registration, dict[str, Any]]] = field(default_factory=list)
+    weighter: tuple[Registration, dict[str, Any]] | None = None
+    callbacks: list[tuple[Registration, dict[str, Any]]] = field(default_factory=list)
     resume: Path | None = None
     json: bool = False
     plugin_manager: RecPluginManager | None = None

@@ -20,6 +20,7 @@ from rec_core.callbacks.base import (
 )
 from rec_core.errors import ConfigError
 from rec_core.files import atomic_write
+from rec_core.runfolder import RunFolder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -73,8 +74,8 @@ class ModelCheckpoint(Callback):
     name: ClassVar[str] = "checkpoint"
     saves_checkpoints: ClassVar[bool] = True
     FILE_EXTENSION: ClassVar[str] = ".ckpt"
-    LAST_NAME: ClassVar[str] = "last.ckpt"
-    INDEX_NAME: ClassVar[str] = "checkpoints.json"
+    LAST_NAME: ClassVar[str] = RunFolder.LAST
+    INDEX_NAME: ClassVar[str] = RunFolder.INDEX
 
     def __init__(
         self,

@@ -10,17 +10,12 @@ from rich.table import Table
 
 from rec_core.cli._console import out_console, print_json
 from rec_core.plugins import RecPluginManager
-from rec_core.registry import KINDS, KNOWN_PROVIDERS
+from rec_core.providers import known_providers
+from rec_core.registry import KINDS
 
 __all__ = ["add_inspect_commands"]
 
 Kind = enum.Enum("Kind", {key: key for key in KINDS}, type=str)  # type: ignore[misc]
-
-_GET_MORE = (
-    "Trainers and models come from plugins: pip install rec-trainers (the ctr trainer, ranking "
-    "models, CTR data sets), rec-tracking (wandb, swanlab, tensorboardx loggers)."
-)
-
 
 def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
     """Add ``plugins`` and ``list`` to ``app``."""
@@ -52,7 +47,7 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
             for error in record.errors:
                 out_console.print(f"[red]plugin '{escape(record.name)}':[/] {escape(error)}")
         if not pm.registry("trainers").names():
-            out_console.print(f"[yellow]No trainers installed.[/] {_GET_MORE}")
+            out_console.print(f"[yellow]No trainers installed.[/] {_get_more()}")
 
     @app.command("list")
     def list_(
@@ -90,7 +85,17 @@ def _task_text(task: object) -> str:
 
 
 def _missing_hint(kind: str) -> str:
-    providers = sorted(set(KNOWN_PROVIDERS.get(kind, {}).values()))
+    providers = sorted(package for package, kinds in known_providers().items() if kinds.get(kind))
     if providers:
         return "Install " + " or ".join(providers) + " to get some: pip install " + " ".join(providers)
-    return _GET_MORE
+    return _get_more()
+
+
+def _get_more() -> str:
+    """Return what each rec package adds, from the names it registers (``providers.json``)."""
+    offers = []
+    for package, kinds in sorted(known_providers().items()):
+        shown = {kind: names for kind, names in kinds.items() if kind in ("trainers", "loggers")}
+        what = "; ".join(f"{kind} {', '.join(names)}" for kind, names in shown.items())
+        offers.append(f"{package} ({what or ', '.join(kinds)})")
+    return "Trainers and models come from plugins: pip install " + ", ".join(offers) + "."

@@ -1,4 +1,4 @@
-"""``rec predict RUN_DIR --data FILE``: score new data with a finished run's model."""
+"""``rec predict RUN --data FILE``: score new data with a finished run's model."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from rec_core.cli._console import out_console, print_json
 from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
+from rec_core.runfolder import RunFolder
 
 __all__ = ["add_predict_command"]
 
@@ -25,17 +26,13 @@ def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Score a file with a trained model, encoding it exactly as the training data was."""
-        from rec_core.runner import read_run_file
-
-        run = read_run_file(run_dir)
+        folder = RunFolder(run_dir)
+        run = folder.read_run()
         if not data.is_file():
             raise RecError(f"data file not found: {data}")
         trainer_cls = pm.registry("trainers").get(run["task"]).load()
-        scorer = getattr(trainer_cls, "predict_from_run", None)
-        if scorer is None:
-            raise RecError(f"trainer '{run['task']}' ({trainer_cls.__name__}) does not support rec predict")
         target = output or data.with_name(f"{data.stem}.predictions.csv")
-        result = scorer(run_dir, data, target, checkpoint)
+        result = trainer_cls.predict_from_run(folder, data, target, checkpoint, pm=pm)
         if json:
             print_json(result)
         else:

@@ -23,6 +23,7 @@ from rich.table import Table
 from rec_core.cli._console import out_console
 from rec_core.errors import RecError
 from rec_core.loggers.jsonl import METRICS_FILENAME, read_metrics_jsonl
+from rec_core.metrics.names import is_higher_better
 
 __all__ = ["RunRecord", "add_runs_commands", "bar", "load_run", "sparkline", "write_png"]
 
@@ -81,7 +82,8 @@ class RunRecord:
             return next((e for e, v in points if v == float(target)), None), best
         if not points:
             return None, {}
-        higher = _higher_is_better(monitor or "", self.hparams.get("mode"))
+        mode = self.hparams.get("mode")  # the run's explicit mode wins; an unknown name counts as higher-better
+        higher = mode == "max" if mode in ("max", "min") else is_higher_better(monitor or "", default=True)
         finite = [(e, v) for e, v in points if not math.isnan(v)] or points
         epoch = (max if higher else min)(finite, key=lambda p: p[1])[0]
         return epoch, {k: v for k, v in self.epochs[epoch].items() if k.startswith("val/")}
@@ -263,13 +265,6 @@ def _curve_names(run: RunRecord) -> list[str]:
     if run.monitor and run.monitor != TRAIN_LOSS:
         names.append(run.monitor)
     return names
-
-
-def _higher_is_better(name: str, mode: Any) -> bool:
-    if mode in ("max", "min"):
-        return mode == "max"
-    base = name.rsplit("/", 1)[-1].lower()
-    return not (base.endswith("loss") or base in ("mse", "rmse", "mae"))
 
 
 def _is_number(value: Any) -> bool:

@@ -2,7 +2,8 @@
 
 The options are common to every trainer and live here; a plugin's new trainer appears as
 ``rec train NAME`` with no CLI code of its own. The command resolves names, validates
-options and builds a :class:`~rec_core.run.TrainRequest`; the trainer class runs it.
+options and builds a :class:`~rec_core.run.TrainRequest`; :func:`rec_core.pipeline.run_training`
+runs it; the command prints the result table (or JSON) and turns Ctrl-C into exit code 130.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from rec_core.cli._console import err_console, out_console, print_json
 from rec_core.config import parse_value, read_toml
 from rec_core.errors import ConfigError, RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.run import LAUNCHED_ENV, TrainRequest
+from rec_core.runfolder import RunFolder
 
 __all__ = ["add_train_commands", "build_request"]
 
-_SECTIONS = ("model", "data", "logger")
+_SECTIONS = ("model", "data", "logger", "weighter", "callback")
 
 
 def add_train_commands(app: typer.Typer, pm: RecPluginManager) -> None:
@@ -72,6 +75,10 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
         device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or auto."),
         seed: int | None = typer.Option(None, "--seed", help="Random seed."),
         logger: list[str] = typer.Option([], "--logger", "-l", help="Logger name (repeatable)."),
+        weighter: str | None = typer.Option(
+            None, "--weighter", help="Loss weighter of a multi-task loss (rec list weighters)."
+        ),
+        callback: list[str] = typer.Option([], "--callback", help="Add a callback (repeatable; rec list callbacks)."),
         output: Path | None = typer.Option(None, "--output", "-o", help="Run folder; default runs/TASK-MODEL-TIME."),
         resume: Path | None = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
         nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Processes for DDP training."),
@@ -82,18 +89,14 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
                  "random_seed": seed}
         request = build_request(
             pm, task, model=model, data=data, config_file=config, sets=set_,
-            flags={k: v for k, v in flags.items() if v is not None}, loggers=logger,
-            output=output, resume=resume, json=json, extras=trainer_options,
+            flags={k: v for k, v in flags.items() if v is not None}, loggers=logger, weighter=weighter,
+            callbacks=callback, output=output, resume=resume, json=json, extras=trainer_options,
         )
         if nproc_per_node > 1:
             from rec_core.distributed import launch_cli
 
             raise typer.Exit(launch_cli(nproc_per_node))
-        trainer_cls = request.trainer.load()
-        runner = getattr(trainer_cls, "run_request", None)
-        if runner is None:
-            raise RecError(f"trainer '{task}' ({trainer_cls.__name__}) cannot be run from the command line")
-        runner(request)
+        _run_and_report(request)
 
     train.__doc__ = f"Train a {task} model."
     return train
@@ -109,6 +112,8 @@ def build_request(
     sets: list[str] | tuple[str, ...] = (),
     flags: dict[str, Any] | None = None,
     loggers: list[str] | tuple[str, ...] = (),
+    weighter: str | None = None,
+    callbacks: list[str] | tuple[str, ...] = (),
     output: Path | None = None,
     resume: Path | None = None,
     json: bool = False,
@@ -129,16 +134,19 @@ def build_request(
     for target, value in (extras or {}).items():  # trainer-specific flags: {"data.label": "click"}
         _merge(set_values, _nested(target.split("."), value))
     for name in _SECTIONS:
-        _merge(sections[name], set_values.pop(name, {}))
+        _merge(sections[name], _table(set_values.pop(name, {}), name, None))
 
     model_name = model or sections["model"].pop("name", None)
     sections["model"].pop("name", None)
     data_name = data or sections["data"].pop("name", None)
     sections["data"].pop("name", None)
-    logger_options = {name: _table(opts, f"logger.{name}", config_file) for name, opts in sections["logger"].items()}
-    for name in loggers:
-        logger_options.setdefault(name, {})
-    resolved_loggers = [(pm.registry("loggers").get(name), opts) for name, opts in logger_options.items()]
+    weighter_name = weighter or sections["weighter"].pop("name", None)
+    sections["weighter"].pop("name", None)
+    if sections["weighter"] and not weighter_name:
+        raise ConfigError("weighter options given but no weighter chosen: add --weighter NAME")
+    resolved_loggers = _named(pm, "loggers", sections["logger"], loggers, config_file)
+    resolved_callbacks = _named(pm, "callbacks", sections["callback"], callbacks, config_file)
+    resolved_weighter = (pm.registry("weighters").get(weighter_name), sections["weighter"]) if weighter_name else None
     model_entry = pm.registry("models").get(model_name, task=task) if model_name else None
     data_ref = _resolve_data(pm, task, data_name)
 
@@ -152,15 +160,62 @@ def build_request(
     config_cls.check_keys(set_values, source="--set")
     config = config_cls.from_dict({**defaults, **file_values, **set_values, **(flags or {})}, source=source)
 
-    resume_path = _resolve_resume(resume) if resume else None
-    run_dir = output or (resume_path.parent.parent if resume_path else _default_output(task, model_name))
+    resumed, resume_path = RunFolder.for_resume(resume) if resume else (None, None)
+    run_dir = output or (resumed.path if resumed else _default_output(task, model_name))
     if not os.environ.get(LAUNCHED_ENV):  # torchrun workers: the launcher checked already
-        _check_output(run_dir, resuming=resume_path is not None)
+        RunFolder(run_dir).check_can_start(resuming=resume_path is not None)
     return TrainRequest(
         task=task, trainer=trainer, config=config, output=run_dir, model=model_entry, data=data_ref,
         model_params=sections["model"], data_params=sections["data"], loggers=resolved_loggers,
-        resume=resume_path, json=json, plugin_manager=pm,
+        weighter=resolved_weighter, callbacks=resolved_callbacks, resume=resume_path, json=json,
+        plugin_manager=pm,
     )
+
+
+def _named(pm: RecPluginManager, kind: str, tables: dict[str, Any], chosen: list[str] | tuple[str, ...],
+           source: Path | None) -> list[tuple[Any, dict[str, Any]]]:
+    """Resolve ``--logger``/``--callback`` names and their ``[logger.NAME]``/``[callback.NAME]`` options."""
+    section = "logger" if kind == "loggers" else "callback"
+    options = {name: _table(opts, f"{section}.{name}", source) for name, opts in tables.items()}
+    for name in chosen:
+        options.setdefault(name, {})
+    return [(pm.registry(kind).get(name), opts) for name, opts in options.items()]
+
+
+def _run_and_report(request: TrainRequest) -> None:
+    """Run the request; print the result table (and JSON), or the Ctrl-C message with exit 130."""
+    from rec_core.pipeline import RunInterrupted, run_training
+
+    rank0 = int(os.environ.get("RANK", "0") or 0) == 0
+    try:
+        summary = run_training(request.trainer.load(), request)
+    except RunInterrupted as stop:
+        if rank0:
+            where = f"latest checkpoint {stop.checkpoint}" if stop.checkpoint else "no checkpoint was written yet"
+            err_console.print(
+                f"[yellow]interrupted[/]: {where}; continue with: rec train {stop.task} --resume {stop.folder.path}"
+            )
+        raise typer.Exit(130) from None
+    if rank0:
+        _print_table(summary)
+        if request.json:
+            print_json(summary)
+
+
+def _print_table(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"rec train {summary['task']}: {summary['model']} on {summary['data']}",
+                  title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in {**summary["best"], **summary["test"]}.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for key, value in summary.get("info", {}).items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value), style="dim")
+    for key in ("epochs", "global_step", "seconds", "best_checkpoint"):
+        table.add_row(key, str(summary[key]))
+    out_console.print(table)
 
 
 def _parse_sets(sets: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -241,23 +296,7 @@ def _resolve_data(pm: RecPluginManager, task: str, name: str | None) -> Any:
     return pm.registry("datasets").get(name)
 
 
-def _resolve_resume(resume: Path) -> Path:
-    path = resume / "checkpoints" / "last.ckpt" if resume.is_dir() else resume
-    if not path.is_file():
-        raise RecError(f"cannot resume: checkpoint not found: {path}")
-    return path
-
-
 def _default_output(task: str, model: str | None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{task}-{model or 'default'}-{stamp}"
 
-
-def _check_output(run_dir: Path, *, resuming: bool) -> None:
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RecError(f"output {run_dir} exists and is not a folder")
-    if not resuming and run_dir.is_dir() and any(run_dir.iterdir()):
-        raise RecError(
-            f"output folder {run_dir} already exists and is not empty; choose another --output "
-            f"or continue it with --resume {run_dir}"
-        )

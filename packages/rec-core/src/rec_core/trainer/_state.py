@@ -31,6 +31,7 @@ class TrainerStateMixin:
             "batch_in_epoch": self_._batch_in_epoch,
             "epoch_complete": self_._epoch_complete,
             "epoch_loss": list(self_._epoch_loss),
+            "epoch_parts": dict(self_._epoch_parts),
             "model": strip_module_prefix(self_.model.state_dict()),
             "optimizers": [o.state_dict() for o in self_.optimizers],
             "schedulers": [s.state_dict() for s in self_.schedulers],
@@ -109,16 +110,17 @@ class TrainerStateMixin:
             self_._pending["loader"] = state.get("loader")
             loss_sum, count = state.get("epoch_loss", (0.0, 0))
             self_._epoch_loss = (float(loss_sum), int(count))
+            self_._epoch_parts = {str(k): float(v) for k, v in state.get("epoch_parts", {}).items()}
 
     def _restore_model(self, path: Path, weights: dict[str, torch.Tensor]) -> None:
         self_: Any = self
-        try:
-            self_.model.load_state_dict(strip_module_prefix(weights))
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()
-            detail = "; ".join(line.strip() for line in first[1:4]) or first[0]
+        weights = strip_module_prefix(weights)
+        mismatch = _weights_mismatch(self_.model.state_dict(), weights)
+        if mismatch:
             model = type(self_.model).__name__
-            raise CheckpointError(f"{path}: model weights do not match {model}: {detail}") from None
+            raise CheckpointError(f"{path}: model weights do not match {model} (a checkpoint of another model "
+                                  f"or data set?): {mismatch}")
+        self_.model.load_state_dict(weights)
 
     def _load_model_weights(self, path: Path) -> None:
         """Load only the model weights of a checkpoint (for evaluation)."""
@@ -134,3 +136,20 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+
+
+def _weights_mismatch(expected: dict[str, torch.Tensor], found: dict[str, Any], shown: int = 3) -> str:
+    """Describe how ``found`` differs from ``expected`` in a few names ("" when they fit)."""
+    problems = []
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    resized = [
+        f"{k} {tuple(found[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in found and isinstance(found[k], torch.Tensor) and found[k].shape != v.shape
+    ]
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape", resized)):
+        if keys:
+            more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+            problems.append(f"{len(keys)} {label}: {', '.join(keys[:shown])}{more}")
+    return "; ".join(problems)

@@ -26,24 +26,23 @@ from rec_core.checkpoint import capture_rng_state, restore_rng_state
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
 from rec_core.distributed import DistContext
-from rec_core.errors import RecError
+from rec_core.errors import ConfigError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
 from rec_core.trainer._precision import Precision
 from rec_core.trainer._progress import EpochProgress
+from rec_core.trainer._request import RequestStepsMixin
 from rec_core.trainer._state import TrainerStateMixin
 
 if TYPE_CHECKING:
-    from rec_core.run import TrainRequest
-    from rec_core.runner import PreparedRun
     from rec_core.weighting import BaseLossWeighter
 
 __all__ = ["BaseTrainer"]
 
 
-class BaseTrainer(EvaluationMixin, TrainerStateMixin):
+class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
     """Own the loop: fit / evaluate / predict, callbacks, checkpoints, resume, DDP.
 
     Args:
@@ -99,6 +98,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self._batch_in_epoch = 0
         self._epoch_complete = False
         self._epoch_loss = (0.0, 0)
+        self._epoch_parts: dict[str, float] = {}
         self._pending: dict[str, Any] = {}
         self._progress = EpochProgress(False)
         self._model_is_best = False
@@ -119,23 +119,6 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         plain = type(config)()
         changed = {k: v for k, v in config.to_dict().items() if getattr(plain, k, v) != v}
         return cls.default_config().replace(**changed)
-
-    @classmethod
-    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: list[Any]) -> PreparedRun:
-        """Build the trainer, model and data loaders for a ``rec train`` request.
-
-        Trainers that can run from the command line implement this; ``config`` is the
-        resolved configuration (run folder paths filled in), ``loggers`` the run's loggers.
-        """
-        raise RecError(f"trainer '{request.task}' ({cls.__name__}) cannot be run from the command line: "
-                       "it does not implement from_request()")
-
-    @classmethod
-    def run_request(cls, request: TrainRequest) -> dict[str, Any]:
-        """Run a ``rec train`` request end to end; return the summary (see :mod:`rec_core.runner`)."""
-        from rec_core.runner import run_training
-
-        return run_training(cls, request)
 
     def set_loggers(self, loggers: Any) -> None:
         """Replace the loggers (one, a list or ``None``); only rank 0 keeps them."""
@@ -160,6 +143,23 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
     def monitor(self) -> str:
         """Return the monitored metric name, e.g. ``val/auc``."""
         return self.config.monitor
+
+    def check_monitor(self, *, validating: bool = True) -> None:
+        """Check, before training, that the monitored metric is one this trainer reports.
+
+        Raises:
+            ConfigError: ``monitor`` is not among the validation metrics (lists them), or its
+                direction is unknown and ``mode`` is unset.
+        """
+        if not validating:
+            return
+        available = sorted(f"val/{name}" for name in self.metric_names())
+        if self.monitor not in available:
+            raise ConfigError(
+                f"monitored metric '{self.monitor}' is not computed by {type(self).__name__} "
+                f"(available: {', '.join(available)}); set monitor=..."
+            )
+        self.config.resolved_mode()
 
     @property
     def learning_rate(self) -> float:
@@ -241,7 +241,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self.callbacks.call("on_train_epoch_start", self)
         train_loss = self._train_epoch(self._train_loader, self.current_epoch, show_progress=self._show_progress)
         self._model_is_best = False  # trained since the last validation
-        metrics: dict[str, float] = {"train/loss": float(train_loss), "learning_rate": self.learning_rate}
+        metrics: dict[str, float] = {"train/loss": float(train_loss), **self._loss_part_metrics(),
+                                     "learning_rate": self.learning_rate}
         if self._val_loader is not None and (self.current_epoch + 1) % self.config.check_val_every_n_epoch == 0:
             metrics.update(self._validate(callback_fn))
         self._step_schedulers("epoch", metrics)
@@ -252,7 +253,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self.callbacks.call("on_train_epoch_end", self)
         self.should_stop = self.dist.any_rank(self.should_stop)  # a rank leaving alone would hang the others
         self.current_epoch += 1
-        self._batch_in_epoch, self._epoch_complete, self._epoch_loss = 0, False, (0.0, 0)
+        self._batch_in_epoch, self._epoch_complete, self._epoch_loss, self._epoch_parts = 0, False, (0.0, 0), {}
 
     def _validate(self, callback_fn: Callable[[int, float], None] | None = None) -> dict[str, float]:
         self.callbacks.call("on_validation_start", self)
@@ -271,6 +272,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         total = loader_length(train_data)
         loss_sum, count = self._epoch_loss
         device_loss = torch.zeros((), device=self.device)
+        part_sums: dict[str, torch.Tensor] = {}
         mid_checks = self._mid_epoch_validation_points(total)
         self._progress.start(f"epoch {epoch_idx + 1}/{self.config.max_epochs}", total)
         for batch_idx, batch in self._epoch_batches(train_data, epoch_idx):
@@ -281,6 +283,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
             if steps_now:
                 self._optimizer_step()
             device_loss += loss
+            for name, part in self._last_parts.items():
+                part_sums[name] = part_sums[name] + part if name in part_sums else part.clone()
             count += 1
             self._batch_in_epoch = batch_idx + 1
             self._log_step(loss, steps_now)
@@ -295,6 +299,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self._progress.stop()
         loss_sum += float(device_loss)
         self._epoch_loss = (loss_sum, count)
+        for name, total in part_sums.items():
+            self._epoch_parts[name] = self._epoch_parts.get(name, 0.0) + float(total)
         return self.dist.all_mean(loss_sum / max(count, 1))  # every rank reports (and schedules on) the same loss
 
     def train_one_epoch(self, data_loader: Any, log_interval: int = 10) -> float:
@@ -302,7 +308,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self._setup_loaders(data_loader, None)
         loss = self._train_epoch(self._train_loader, self.current_epoch, show_progress=False)
         self.current_epoch += 1
-        self._batch_in_epoch, self._epoch_loss = 0, (0.0, 0)
+        self._batch_in_epoch, self._epoch_loss, self._epoch_parts = 0, (0.0, 0), {}
         return loss
 
     def _forward_backward(self, batch: Any, *, sync: bool, scale: float) -> torch.Tensor:
@@ -311,6 +317,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
             with self.precision.autocast():
                 out = self.training_step(batch)
             loss, parts = self._combine(out)
+            self._last_parts = {name: part.detach().float() for name, part in parts.items()} if parts else {}
             retain = bool(self.loss_weighter is not None and self.loss_weighter.retain_graph)
             self.precision.backward(loss * scale if scale != 1.0 else loss, retain_graph=retain)
             if self.loss_weighter is not None and parts is not None:
@@ -369,6 +376,19 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
             else:
                 scheduler.step()
 
+    def _loss_part_metrics(self) -> dict[str, float]:
+        """Return ``train/<part>_loss`` (epoch means of a multi-part loss) and ``loss_weight/<part>``."""
+        if not self._epoch_parts:
+            return {}
+        _, count = self._epoch_loss
+        metrics = {
+            f"train/{name.removesuffix('_loss')}_loss": self.dist.all_mean(total / max(count, 1))
+            for name, total in self._epoch_parts.items()
+        }
+        if self.loss_weighter is not None:
+            metrics.update({f"loss_weight/{name}": float(w) for name, w in self.loss_weighter.loss_weights().items()})
+        return metrics
+
     def _log_step(self, loss: torch.Tensor, stepped: bool) -> None:
         every = self.config.log_every_n_steps
         if self.loggers and stepped and every and self.global_step % every == 0:
@@ -391,6 +411,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         self._progress = EpochProgress(self._show_progress)
         self._verbose = verbose and self.is_global_zero
         self.should_stop = False
+        self.check_monitor(validating=val_loader is not None)
         self._add_default_callbacks(saved=saved, validating=val_loader is not None)
         if "callbacks" in self._pending:
             self.callbacks.load_state_dict(self._pending.pop("callbacks"))
@@ -504,6 +525,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin):
         raise TypeError(f"{type(self).__name__} cannot be deep-copied; copy.deepcopy(trainer.model) instead")
 
     _pending_grads = False
+    _last_parts: dict[str, torch.Tensor] = {}  # noqa: RUF012 - replaced per step, never mutated
     _epoch_start_rng: Any = None
     _resume_rng: Any = None
     _train_loader: Any = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import Any, ClassVar, Union
 
 import numpy as np
 import torch
@@ -23,10 +23,6 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
 from rec_trainers.trainers._regularization import Regularization
-
-if TYPE_CHECKING:
-    from rec_core.run import TrainRequest
-    from rec_core.runner import PreparedRun
 
 __all__ = ["CTRConfig", "CTRTrainer"]
 
@@ -99,7 +95,6 @@ class CTRTrainer(BaseTrainer):
         config: a :class:`CTRConfig`; keyword arguments override its fields.
     """
 
-    name: ClassVar[str] = "ctr"
     config_class: ClassVar[type[TrainingConfig]] = CTRConfig
     config_defaults: ClassVar[dict[str, Any]] = {
         "max_epochs": 10,
@@ -110,7 +105,9 @@ class CTRTrainer(BaseTrainer):
         "batch_size": 2048,
         "save_top_k": 1,
     }
-    default_model: ClassVar[str] = "deepfm"
+    default_model: ClassVar[str | None] = "deepfm"
+    default_data: ClassVar[str | None] = "synthetic-ctr"
+    batch_metrics: ClassVar[tuple[str, ...]] = ("auc", "logloss")
 
     def __init__(
         self,
@@ -267,18 +264,3 @@ class CTRTrainer(BaseTrainer):
             weights = strip_module_prefix(self.model.state_dict())
             atomic_torch_save(weights, Path(self.config.checkpoint_dir) / "model.pth")
         return result
-
-    # -- command line ---------------------------------------------------------------------
-    @classmethod
-    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: list[Any]) -> PreparedRun:
-        """Build data, model and trainer for ``rec train ctr`` (see :mod:`rec_trainers.trainers._cli`)."""
-        from rec_trainers.trainers._cli import prepare_ctr_run
-
-        return prepare_ctr_run(cls, request, config=config, loggers=loggers)
-
-    @classmethod
-    def predict_from_run(cls, run_dir: Path, data: Path, output: Path, checkpoint: str = "best") -> dict[str, Any]:
-        """Score ``data`` with a finished run's model and encoders (``rec predict``)."""
-        from rec_trainers.trainers._cli import predict_from_run
-
-        return predict_from_run(cls, run_dir, data, output, checkpoint)

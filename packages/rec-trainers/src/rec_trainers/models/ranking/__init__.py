@@ -7,9 +7,9 @@ shape** ``(B,)``, **not sigmoid probabilities**. Train with ``BCEWithLogitsLoss`
 CTR trainer does) and apply ``torch.sigmoid`` for probabilities; logits keep the loss
 numerically stable and make bf16/fp16 autocast safe.
 
-Each model also has a registry name (``Model.name``), ``Model.task == "ctr"`` and
-``Model.from_features(features, **params)``, which builds it from one flat feature
-list with sensible defaults (``Model.default_params``)::
+Each model also has ``Model.from_features(features, **params)``, which builds it from
+one flat feature list with sensible defaults (``Model.default_params``); its registry name
+(``rec list models --task ctr``) is declared where ``rec_trainers.plugin`` registers it::
 
     model = DeepFM.from_features(features, mlp_params={"dims": [64, 32]})
 
@@ -36,7 +36,6 @@ __all__ = [
     "DIN",
     "FM",
     "LR",
-    "RANKING_MODELS",
     "AutoInt",
     "DCNv2",
     "DeepFM",
@@ -46,17 +45,3 @@ __all__ = [
     "WideDeep",
     "xDeepFM",
 ]
-
-RANKING_MODELS: tuple[type[RankingModel], ...] = (
-    LR,
-    FM,
-    WideDeep,
-    DeepFM,
-    DCN,
-    DCNv2,
-    xDeepFM,
-    AutoInt,
-    FiBiNet,
-    DIN,
-)
-"""Every ranking model once, in registration order (``Model.name`` is its registry name)."""

@@ -28,12 +28,11 @@ class RankingModel(nn.Module):
     ``BCEWithLogitsLoss`` and call ``torch.sigmoid`` for probabilities. Logits keep the
     loss numerically stable and let bf16/fp16 autocast run safely.
 
-    Subclasses set :attr:`name` (the registry name), :attr:`default_params` (the
-    defaults of :meth:`from_features`) and implement :meth:`feature_args`.
+    Subclasses set :attr:`default_params` (the defaults of :meth:`from_features`) and
+    implement :meth:`feature_args`; their registry names are declared once, where
+    ``rec_trainers.plugin`` registers them.
     """
 
-    name: ClassVar[str]
-    task: ClassVar[str] = "ctr"
     default_params: ClassVar[Mapping[str, Any]] = {}
 
     @classmethod
@@ -53,11 +52,11 @@ class RankingModel(nn.Module):
         """
         features = check_features(features, cls.__name__)
         if not features:
-            raise ConfigError(f"ctr model {cls.name!r} needs at least one feature")
+            raise ConfigError(f"{cls.__name__} needs at least one feature")
         unknown = sorted(set(params) - set(cls.default_params))
         if unknown:
             accepted = ", ".join(sorted(cls.default_params)) or "none"
-            raise ConfigError(f"unknown parameter {unknown[0]!r} for ctr model {cls.name!r} (accepted: {accepted})")
+            raise ConfigError(f"unknown parameter {unknown[0]!r} for {cls.__name__} (accepted: {accepted})")
         merged = {**copy.deepcopy(dict(cls.default_params)), **params}
         return cls(**cls.feature_args(features), **merged)
 

@@ -50,7 +50,6 @@ class AutoInt(RankingModel):
             ``num_heads`` does not divide them.
     """
 
-    name: ClassVar[str] = "autoint"
     default_params: ClassVar[Mapping[str, Any]] = {
         "num_layers": 3,
         "num_heads": 2,

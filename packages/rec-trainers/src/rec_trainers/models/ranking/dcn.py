@@ -38,7 +38,6 @@ class DCN(RankingModel):
     ``mlp_params={"dims": [256, 128], "dropout": 0.2}``.
     """
 
-    name: ClassVar[str] = "dcn"
     default_params: ClassVar[Mapping[str, Any]] = {"n_cross_layers": 3, "mlp_params": DEFAULT_MLP_PARAMS}
 
     def __init__(self, features: Iterable[Feature], n_cross_layers: int, mlp_params: Mapping[str, Any]) -> None:

@@ -57,7 +57,6 @@ class DCNv2(RankingModel):
         ConfigError: For an unknown ``model_structure``.
     """
 
-    name: ClassVar[str] = "dcnv2"
     default_params: ClassVar[Mapping[str, Any]] = {
         "n_cross_layers": 3,
         "mlp_params": DEFAULT_MLP_PARAMS,

@@ -38,7 +38,6 @@ class DeepFM(RankingModel):
     features as FM features; default ``mlp_params={"dims": [256, 128], "dropout": 0.2}``.
     """
 
-    name: ClassVar[str] = "deepfm"
     default_params: ClassVar[Mapping[str, Any]] = {"mlp_params": DEFAULT_MLP_PARAMS}
 
     def __init__(

@@ -55,7 +55,6 @@ class DIN(RankingModel):
             pair differs in ``embed_dim``.
     """
 
-    name: ClassVar[str] = "din"
     default_params: ClassVar[Mapping[str, Any]] = {
         "mlp_params": DEFAULT_MLP_PARAMS,
         "attention_mlp_params": {"dims": [36], "activation": "dice"},

@@ -40,7 +40,6 @@ class FiBiNet(RankingModel):
     spelling :data:`FiBiNET` is an alias of this class.
     """
 
-    name: ClassVar[str] = "fibinet"
     default_params: ClassVar[Mapping[str, Any]] = {
         "mlp_params": DEFAULT_MLP_PARAMS,
         "reduction_ratio": 3,

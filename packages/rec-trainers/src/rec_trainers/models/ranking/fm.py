@@ -36,7 +36,6 @@ class FM(RankingModel):
             there are none.
     """
 
-    name: ClassVar[str] = "fm"
     default_params: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, features: Iterable[Feature]) -> None:

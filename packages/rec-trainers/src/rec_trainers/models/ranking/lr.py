@@ -31,7 +31,6 @@ class LR(RankingModel):
         >>> probs = torch.sigmoid(model(batch))
     """
 
-    name: ClassVar[str] = "lr"
     default_params: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, features: Iterable[Feature]) -> None:

@@ -37,7 +37,6 @@ class WideDeep(RankingModel):
     ``mlp_params={"dims": [256, 128], "dropout": 0.2}``.
     """
 
-    name: ClassVar[str] = "widedeep"
     default_params: ClassVar[Mapping[str, Any]] = {"mlp_params": DEFAULT_MLP_PARAMS}
 
     def __init__(

@@ -39,7 +39,6 @@ class xDeepFM(RankingModel):
     ``mlp_params={"dims": [256, 128], "dropout": 0.2}``, ``split_half=True``.
     """
 
-    name: ClassVar[str] = "xdeepfm"
     default_params: ClassVar[Mapping[str, Any]] = {
         "cin_size": [128, 128],
         "mlp_params": DEFAULT_MLP_PARAMS,
