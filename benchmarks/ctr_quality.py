@@ -30,10 +30,10 @@ def run_once(model_name: str, seed: int, args: argparse.Namespace) -> dict[str, 
     from rec_core.data import ColumnarLoader
     from rec_core.reproducibility import seed_everything
     from rec_trainers import CTRTrainer
-    from rec_trainers.datasets import BUILTIN_DATASETS
+    from rec_trainers.datasets import FRAPPE
     from rec_trainers.models.ranking import RANKING_MODELS
 
-    data = BUILTIN_DATASETS["frappe"].load(seed=args.split_seed, embed_dim=args.embed_dim)
+    data = FRAPPE.load(seed=args.split_seed, embed_dim=args.embed_dim)
     seed_everything(seed)
     model_cls = {cls.name: cls for cls in RANKING_MODELS}[model_name]
     mlp = {"dims": [400, 400, 400], "dropout": args.dropout, "batch_norm": True}
@@ -45,9 +45,10 @@ def run_once(model_name: str, seed: int, args: argparse.Namespace) -> dict[str, 
             random_seed=seed, batch_size=args.batch_size, sparse_embeddings=False,
             regularization_params={"embedding_l2": args.embedding_l2},
         )
-        train = ColumnarLoader(*data.train, batch_size=args.batch_size, shuffle=True, seed=seed)
-        val = ColumnarLoader(*data.val, batch_size=16384)
-        test = ColumnarLoader(*data.test, batch_size=16384)
+        train = ColumnarLoader(data.train.columns, data.train.target, batch_size=args.batch_size, shuffle=True,
+                               seed=seed)
+        val = ColumnarLoader(data.val.columns, data.val.target, batch_size=16384)
+        test = ColumnarLoader(data.test.columns, data.test.target, batch_size=16384)
         start = time.perf_counter()
         trainer.fit(train, val, verbose=False)
         seconds = time.perf_counter() - start

@@ -1,5 +1,5 @@
-"""Tests for rec_trainers.datasets: the contract, file lookup, splits, the built-in catalog,
-the synthetic generator and the torch-rechub samples.
+"""Tests for rec_trainers.datasets: the registered CTR data sets, the synthetic generator and the
+torch-rechub samples (file lookup, tables, encoders and splits are tested in tests/rec_core).
 
 Tests that read real data use ``$REC_DATA_DIR`` (point it at ``../shared/data``) and are
 skipped with the reason when it is unset or the file is missing.
@@ -8,63 +8,35 @@ skipped with the reason when it is unset or the file is missing.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from rec_core.datasets import DatasetSpec, TaskData, split_indices
 from rec_core.errors import ConfigError, DataError
 from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 from rec_core.metrics import auc
 from rec_core.registry import NAME_PATTERN
+from rec_trainers import plugin
 from rec_trainers.datasets import (
-    BUILTIN_DATASETS,
-    DEFAULT_DATASET,
-    CTRData,
-    DatasetSpec,
-    cache_root,
-    find_data_file,
+    AVAZU_SAMPLE,
+    CRITEO_SAMPLE,
+    FRAPPE,
+    SYNTHETIC_CTR,
     generate_ctr,
     make_criteo_like,
 )
-from rec_trainers.datasets.catalog import CATALOG
-from rec_trainers.datasets.common import check_params, split_indices, split_sizes
 from rec_trainers.datasets.generator import CRITEO_CARDINALITIES, zipf_ids
+from tests.rec_core.test_datasets_files import real_data_file
+from tests.rec_core.test_datasets_spec import check_task_data
 
 
-def real_data_file(relative: str) -> Path:
-    """Return ``$REC_DATA_DIR/relative``, or skip the test saying why it cannot run."""
-    root = os.environ.get("REC_DATA_DIR")
-    if not root:
-        pytest.skip("REC_DATA_DIR is not set (point it at ../shared/data to run real-data tests)")
-    path = Path(root) / relative
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-def check_ctr_data(data: CTRData) -> None:
-    """Assert the CTRData contract: a feature per column, dtypes, id ranges, 0/1 labels."""
-    by_name = {f.name: f for f in data.features}
-    for part in data.splits().values():
-        columns, labels = part
-        assert list(columns) == list(by_name)
-        assert labels.dtype == np.float32
-        assert set(np.unique(labels)) <= {0.0, 1.0}
-        for name, values in columns.items():
-            assert len(values) == len(labels)
-            feature = by_name[name]
-            if isinstance(feature, DenseFeature):
-                assert values.dtype == np.float32
-                assert np.isfinite(values).all()
-            else:
-                assert values.dtype == np.int64
-                assert values.min() >= 0 and values.max() < feature.vocab_size
-                assert values.ndim == (2 if isinstance(feature, SequenceFeature) else 1)
-
-
-# ------------------------------------------------------------------ file lookup
+def check_ctr_data(data: TaskData) -> None:
+    """Assert the CTR shape of a TaskData: the table contract with one binary target ``label``."""
+    check_task_data(data)
+    assert data.targets == {"label": "binary"}
 
 
 @pytest.fixture
@@ -76,114 +48,48 @@ def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return cache
 
 
-def test_find_data_file_searches_data_dir_env_then_cache(
-    no_data_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    relative = "set/file.csv"
-    cached = no_data_env / relative
-    cached.parent.mkdir(parents=True)
-    cached.write_text("x")
-    assert find_data_file(relative) == cached
-
-    env_root = tmp_path / "env"
-    (env_root / "set").mkdir(parents=True)
-    (env_root / relative).write_text("x")
-    monkeypatch.setenv("REC_DATA_DIR", str(env_root))
-    assert find_data_file(relative) == env_root / relative
-
-    given = tmp_path / "given"
-    (given / "set").mkdir(parents=True)
-    (given / relative).write_text("x")
-    assert find_data_file(relative, data_dir=given) == given / relative
+# ------------------------------------------------------------------ registration
 
 
-def test_find_data_file_says_where_it_looked_and_what_to_set(no_data_env: Path) -> None:
-    with pytest.raises(DataError) as info:
-        find_data_file("frappe/raw-baltrunas/frappe.csv.gz")
-    assert str(info.value) == (
-        "data file 'frappe/raw-baltrunas/frappe.csv.gz' not found "
-        f"(looked in: {no_data_env}/frappe/raw-baltrunas/frappe.csv.gz) (REC_DATA_DIR is not set); "
-        "set REC_DATA_DIR to the data root, the folder that contains frappe/"
-    )
+def registered() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Return what the plugin registers under rec_register_datasets: name -> (reference, info)."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def register(name: str, obj: str, **info: Any) -> None:
+        assert name not in seen
+        seen[name] = (obj, info)
+
+    plugin.rec_register_datasets(register)
+    return seen
 
 
-def test_find_data_file_lists_every_place(no_data_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REC_DATA_DIR", str(tmp_path / "env"))
-    with pytest.raises(DataError, match=r"looked in: .*/given/a/b\.csv, .*/env/a/b\.csv, .*/cache/a/b\.csv\); set"):
-        find_data_file("a/b.csv", data_dir=tmp_path / "given")
-
-
-def test_cache_root_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("REC_CACHE_DIR", raising=False)
-    assert cache_root() == Path.home() / ".cache" / "rec"
-    monkeypatch.setenv("REC_CACHE_DIR", str(tmp_path))
-    assert cache_root() == tmp_path
-    assert cache_root(tmp_path / "x") == tmp_path / "x"
-
-
-# ------------------------------------------------------------------ splits and options
-
-
-def test_split_sizes_round_val_and_test() -> None:
-    assert split_sizes(288_609, (0.7, 0.2, 0.1)) == (202_026, 57_722, 28_861)
-    assert split_sizes(115, (0.7, 0.15, 0.15)) == (81, 17, 17)
-    assert split_sizes(10, (1.0, 0.0, 0.0)) == (10, 0, 0)
-
-
-@pytest.mark.parametrize("bad", [(0.8, 0.1), (0.8, 0.1, 0.2), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1), (True, 0, 0)])
-def test_split_sizes_refuse_bad_ratios(bad: tuple[float, ...]) -> None:
-    with pytest.raises(ConfigError, match="split must be"):
-        split_sizes(100, bad)
-
-
-def test_split_indices_partition_and_determinism() -> None:
-    train, val, test = split_indices(1000, (0.8, 0.1, 0.1), seed=3)
-    assert (len(train), len(val), len(test)) == (800, 100, 100)
-    assert np.array_equal(np.sort(np.concatenate([train, val, test])), np.arange(1000))
-    again = split_indices(1000, (0.8, 0.1, 0.1), seed=3)
-    assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again, strict=True))
-    assert not np.array_equal(split_indices(1000, (0.8, 0.1, 0.1), seed=4)[1], val)
-
-
-def test_check_params_refuses_unknown_options() -> None:
-    assert check_params("frappe", {"negatives": 3}, {"negatives": 2, "split": (0.7, 0.2, 0.1)})["negatives"] == 3
-    with pytest.raises(ConfigError) as info:
-        check_params("frappe", {"sparse": ["a"]}, {"negatives": 2, "split": (0.7, 0.2, 0.1)})
-    assert str(info.value) == "unknown option 'sparse' for data set 'frappe' (options: negatives, split)"
-
-
-# ------------------------------------------------------------------ catalog
-
-
-def test_builtin_datasets_follow_the_contract() -> None:
-    assert DEFAULT_DATASET == "synthetic-ctr"
-    assert set(BUILTIN_DATASETS) == {"synthetic-ctr", "frappe", "criteo-sample", "avazu-sample"}
-    for name, spec in BUILTIN_DATASETS.items():
-        assert isinstance(spec, DatasetSpec)
-        assert spec.name == name and NAME_PATTERN.match(name)
-        assert spec.task == "ctr"
-        assert spec.description and "\n" not in spec.description
-
-
-def test_catalog_references_resolve_to_the_builtin_specs() -> None:
-    assert set(CATALOG) == set(BUILTIN_DATASETS)
-    for name, (reference, description) in CATALOG.items():
+def test_the_registration_is_the_one_declaration_of_each_data_set() -> None:
+    entries = registered()
+    assert set(entries) == {"synthetic-ctr", "frappe", "criteo-sample", "avazu-sample"}
+    specs = {
+        "synthetic-ctr": SYNTHETIC_CTR, "frappe": FRAPPE, "criteo-sample": CRITEO_SAMPLE, "avazu-sample": AVAZU_SAMPLE,
+    }  # fmt: skip
+    for name, (reference, info) in entries.items():
+        assert NAME_PATTERN.match(name)
+        assert info["task"] == "ctr" and info["description"] and "\n" not in info["description"]
         module, attribute = reference.split(":")
         spec = getattr(importlib.import_module(module), attribute)
-        assert spec is BUILTIN_DATASETS[name]
-        assert description == spec.description
+        assert spec is specs[name] and isinstance(spec, DatasetSpec)
+        assert not hasattr(spec, "name") and not hasattr(spec, "description")  # declared at registration only
+        assert spec.default_name == name  # what a direct load() names its data and its messages
 
 
 # ------------------------------------------------------------------ synthetic generator
 
 
 @pytest.fixture(scope="module")
-def synthetic() -> CTRData:
-    return BUILTIN_DATASETS[DEFAULT_DATASET].load(seed=11, rows=40_000)
+def synthetic() -> TaskData:
+    return SYNTHETIC_CTR.load(seed=11, rows=40_000)
 
 
-def test_synthetic_shape_and_features(synthetic: CTRData) -> None:
+def test_synthetic_shape_and_features(synthetic: TaskData) -> None:
     check_ctr_data(synthetic)
+    assert synthetic.name == "synthetic-ctr"
     names = [f.name for f in synthetic.features]
     assert names == [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)] + ["item", "hist_item"]
     by_name = {f.name: f for f in synthetic.features}
@@ -191,42 +97,49 @@ def test_synthetic_shape_and_features(synthetic: CTRData) -> None:
     assert isinstance(item, SparseFeature) and isinstance(hist, SequenceFeature)
     assert hist.shared_with == "item" and hist.padding_idx == 0 and hist.vocab_size == item.vocab_size
     assert all(f.embed_dim == 16 for f in synthetic.features if not isinstance(f, DenseFeature))
-    columns, _ = synthetic.train
+    columns = synthetic.train.columns
     assert columns["item"].min() >= 1
+    assert min(columns[f"C{i}"].min() for i in range(1, 27)) == 1  # id 0 is reserved
     assert columns["hist_item"].shape[1] == 20
     lengths = (columns["hist_item"] > 0).sum(axis=1)
     assert lengths.min() >= 1
     # right-padded: no real id after the first 0
     assert np.array_equal(columns["hist_item"] > 0, np.arange(20)[None, :] < lengths[:, None])
-    assert (synthetic.info["train_rows"], synthetic.info["val_rows"], synthetic.info["test_rows"]) == (
-        32_000,
-        4_000,
-        4_000,
-    )
+    info = synthetic.info
+    assert (info["train_rows"], info["val_rows"], info["test_rows"]) == (32_000, 4_000, 4_000)
+
+
+def test_synthetic_rows_are_the_generators_in_the_seeded_split(synthetic: TaskData) -> None:
+    data = generate_ctr(40_000, seed=11, vocab_cap=100, n_items=500, history_len=20, zipf_a=1.2)
+    train, _, test = split_indices(40_000, (0.8, 0.1, 0.1), 11)
+    assert np.array_equal(synthetic.train.target, data.labels[train])
+    assert np.array_equal(synthetic.test.columns["C3"], data.columns["C3"][test] + 1)
+    assert np.array_equal(synthetic.test.columns["hist_item"], data.columns["hist_item"][test])
+    assert {f.name: f.vocab_size for f in synthetic.features if f.name.startswith("C")} == {
+        name: size + 1 for name, size in data.vocab_sizes.items() if name.startswith("C")
+    }
 
 
 def test_synthetic_is_determined_by_the_seed() -> None:
-    spec = BUILTIN_DATASETS[DEFAULT_DATASET]
-    a, b = spec.load(seed=5, rows=5_000), spec.load(seed=5, rows=5_000)
-    c = spec.load(seed=6, rows=5_000)
-    for name in a.train[0]:
-        assert np.array_equal(a.train[0][name], b.train[0][name])
-    assert np.array_equal(a.test[1], b.test[1])
+    a, b = SYNTHETIC_CTR.load(seed=5, rows=5_000), SYNTHETIC_CTR.load(seed=5, rows=5_000)
+    c = SYNTHETIC_CTR.load(seed=6, rows=5_000)
+    for name in a.train.columns:
+        assert np.array_equal(a.train.columns[name], b.train.columns[name])
+    assert np.array_equal(a.test.target, b.test.target)
     assert a.info == b.info
-    assert not np.array_equal(a.train[0]["C1"], c.train[0]["C1"])
+    assert not np.array_equal(a.train.columns["C1"], c.train.columns["C1"])
 
 
 def test_synthetic_embed_dim_and_options() -> None:
-    spec = BUILTIN_DATASETS[DEFAULT_DATASET]
-    data = spec.load(seed=1, rows=2_000, embed_dim=4, history_len=5, vocab_cap=10)
+    data = SYNTHETIC_CTR.load(seed=1, rows=2_000, embed_dim=4, history_len=5, vocab_cap=10)
     assert {f.embed_dim for f in data.features if not isinstance(f, DenseFeature)} == {4}
-    assert data.train[0]["hist_item"].shape[1] == 5
-    assert max(f.vocab_size for f in data.features if f.name.startswith("C")) == 10
+    assert data.train.columns["hist_item"].shape[1] == 5
+    assert max(f.vocab_size for f in data.features if f.name.startswith("C")) == 11
     with pytest.raises(ConfigError, match="unknown option 'row' for data set 'synthetic-ctr'"):
-        spec.load(row=10)
+        SYNTHETIC_CTR.load(row=10)
 
 
-def test_synthetic_reports_the_bayes_auc_of_the_true_probabilities(synthetic: CTRData) -> None:
+def test_synthetic_reports_the_bayes_auc_of_the_true_probabilities(synthetic: TaskData) -> None:
     bayes = synthetic.info["bayes_auc"]
     assert 0.75 < bayes < 0.95
     assert abs(synthetic.info["bayes_auc_val"] - bayes) < 0.03
@@ -289,36 +202,37 @@ def test_zipf_ids_stay_in_range_and_follow_the_power_law() -> None:
 
 def test_criteo_sample_loads_and_splits() -> None:
     real_data_file("rechub-samples/criteo/criteo_sample.csv")
-    data = BUILTIN_DATASETS["criteo-sample"].load(seed=2022)
+    data = CRITEO_SAMPLE.load(seed=2022)
     check_ctr_data(data)
     assert data.name == "criteo-sample" and data.encoder is None
-    assert (data.info["rows"], data.info["train_rows"], data.info["val_rows"], data.info["test_rows"]) == (
-        115,
-        81,
-        17,
-        17,
-    )
+    info = data.info
+    assert (info["rows"], info["train_rows"], info["val_rows"], info["test_rows"]) == (115, 81, 17, 17)
     assert len(data.features) == 39
     assert [type(f) for f in data.features] == [DenseFeature] * 13 + [SparseFeature] * 26
-    columns, labels = data.train
+    columns = data.train.columns
     assert columns["I1"].min() >= 0 and columns["I5"].max() < 20  # log-transformed counts
-    everything = np.concatenate([data.train[1], data.val[1], data.test[1]])
+    assert min(columns[f"C{i}"].min() for i in range(1, 27)) == 1  # id 0 is reserved
+    everything = np.concatenate([split.target for split in data.splits.values()])
     assert int(everything.sum()) == 26  # positives in the sample
-    other = BUILTIN_DATASETS["criteo-sample"].load(seed=1)
-    assert not np.array_equal(other.train[1], labels) or not np.array_equal(other.train[0]["I1"], columns["I1"])
+    other = CRITEO_SAMPLE.load(seed=1)
+    assert not np.array_equal(other.train.columns["I1"], columns["I1"])  # another seed, another split
+    assert sorted(other.train.target.tolist() + other.val.target.tolist() + other.test.target.tolist()) == sorted(
+        everything.tolist()
+    )
 
 
 def test_avazu_sample_uses_the_given_splits() -> None:
     real_data_file("rechub-samples/avazu/train_sample.csv")
-    data = BUILTIN_DATASETS["avazu-sample"].load()
+    data = AVAZU_SAMPLE.load()
     check_ctr_data(data)
-    assert [len(part[1]) for part in (data.train, data.val, data.test)] == [70, 10, 20]
+    assert [len(data.splits[name]) for name in ("train", "val", "test")] == [70, 10, 20]
     assert [f.name for f in data.features] == [f"feat_{i}" for i in range(1, 23)]
-    # encoded over the three files: ids of every split lie inside one vocabulary
-    sizes = {f.name: f.vocab_size for f in data.features}
-    for name, size in sizes.items():
-        seen = np.unique(np.concatenate([data.train[0][name], data.val[0][name], data.test[0][name]]))
-        assert np.array_equal(seen, np.arange(size))
+    # encoded over the three files: ids of every split lie inside one vocabulary, 0 reserved
+    for feature in data.features:
+        seen = np.unique(np.concatenate([split.columns[feature.name] for split in data.splits.values()]))
+        assert np.array_equal(seen, np.arange(1, feature.vocab_size))
+    lines = real_data_file("rechub-samples/avazu/train_sample.csv").read_text().splitlines()[1:]
+    assert data.train.target.tolist() == [float(line.split(",")[0]) for line in lines]  # rows in file order
 
 
 def test_samples_refuse_a_changed_file(tmp_path: Path) -> None:
@@ -327,7 +241,7 @@ def test_samples_refuse_a_changed_file(tmp_path: Path) -> None:
     copy.parent.mkdir(parents=True)
     copy.write_text(source.read_text().replace("\n0,", "\n1,", 1))
     with pytest.raises(DataError) as info:
-        BUILTIN_DATASETS["criteo-sample"].load(data_dir=tmp_path)
+        CRITEO_SAMPLE.load(data_dir=tmp_path)
     assert str(info.value).startswith(f"{copy} has SHA-256 ")
     assert str(info.value).endswith(
         "…, expected 6da856f4e05f…; the file is damaged or not the expected criteo_sample.csv"
@@ -336,6 +250,8 @@ def test_samples_refuse_a_changed_file(tmp_path: Path) -> None:
 
 def test_samples_name_the_missing_file(no_data_env: Path) -> None:
     with pytest.raises(DataError, match=r"data file 'rechub-samples/criteo/criteo_sample\.csv' not found"):
-        BUILTIN_DATASETS["criteo-sample"].load()
+        CRITEO_SAMPLE.load()
     with pytest.raises(DataError, match=r"data file 'rechub-samples/avazu/train_sample\.csv' not found"):
-        BUILTIN_DATASETS["avazu-sample"].load()
+        AVAZU_SAMPLE.load()
+    with pytest.raises(ConfigError, match=r"unknown option 'split' for data set 'avazu-sample' \(options: none\)"):
+        AVAZU_SAMPLE.load(split=(1, 0, 0))

@@ -13,6 +13,7 @@ import tempfile
 import pytest
 
 from rec_core.data import ColumnarLoader
+from rec_core.plugins import make_plugin_manager
 from rec_core.reproducibility import seed_everything
 
 BOUNDS = {"lr": 0.84, "fm": 0.87, "widedeep": 0.90, "deepfm": 0.90, "dcn": 0.90, "dcnv2": 0.90,
@@ -23,10 +24,10 @@ BOUNDS = {"lr": 0.84, "fm": 0.87, "widedeep": 0.90, "deepfm": 0.90, "dcn": 0.90,
 def frappe_slice():
     if not os.environ.get("REC_DATA_DIR"):
         pytest.skip("needs the real Frappe logs: set REC_DATA_DIR to the shared data folder")
-    from rec_trainers.datasets import BUILTIN_DATASETS
+    from rec_trainers.datasets import FRAPPE
 
-    data = BUILTIN_DATASETS["frappe"].load(seed=2022, embed_dim=8)
-    (train_x, train_y), (val_x, val_y) = data.train, data.val
+    data = FRAPPE.load(seed=2022, embed_dim=8)
+    (train_x, train_y), (val_x, val_y) = (data.train.columns, data.train.target), (data.val.columns, data.val.target)
     train = ({k: v[:30_000] for k, v in train_x.items()}, train_y[:30_000])
     val = ({k: v[:10_000] for k, v in val_x.items()}, val_y[:10_000])
     return data.features, train, val
@@ -45,20 +46,20 @@ def _fit(model, train, val):
 
 @pytest.mark.parametrize("name", sorted(BOUNDS))
 def test_model_learns_frappe(frappe_slice, name):
-    from rec_trainers.models.ranking import RANKING_MODELS
-
     features, train, val = frappe_slice
     seed_everything(0)
-    model = {cls.name: cls for cls in RANKING_MODELS}[name].from_features(features)
+    model_cls = make_plugin_manager().registry("models").get(name, task="ctr").load()
+    model = model_cls.from_features(features)
     auc = _fit(model, train, val)
     assert auc > BOUNDS[name], f"{name}: validation AUC {auc:.4f} <= {BOUNDS[name]}"
 
 
 def test_din_learns_from_the_behaviour_history():
-    from rec_trainers.datasets import BUILTIN_DATASETS
+    from rec_trainers.datasets import SYNTHETIC_CTR
     from rec_trainers.models.ranking import DIN
 
-    data = BUILTIN_DATASETS["synthetic-ctr"].load(seed=2022, rows=30_000)
+    data = SYNTHETIC_CTR.load(seed=2022, rows=30_000)
+    train, val = (data.train.columns, data.train.target), (data.val.columns, data.val.target)
     seed_everything(0)
-    auc = _fit(DIN.from_features(data.features), data.train, data.val)
+    auc = _fit(DIN.from_features(data.features), train, val)
     assert 0.78 < auc <= data.info["bayes_auc_val"] + 0.01  # ~0.80 against a Bayes-optimal 0.853

@@ -211,9 +211,9 @@ def test_from_features_maps_the_list_onto_torch_rechub_arguments() -> None:
 
 
 def test_from_features_rejects_unknown_params() -> None:
-    with pytest.raises(ConfigError, match="unknown parameter 'num_heads' for ctr model 'deepfm'"):
+    with pytest.raises(ConfigError, match="unknown parameter 'num_heads' for DeepFM"):
         DeepFM.from_features(ALL, num_heads=2)
-    with pytest.raises(ConfigError, match="unknown parameter 'mlp_params' for ctr model 'lr'"):
+    with pytest.raises(ConfigError, match="unknown parameter 'mlp_params' for LR"):
         LR.from_features(ALL, mlp_params=MLP)
 
 

@@ -63,7 +63,11 @@ def rec_register_trainers(register: Register) -> None:
     Call ``register(name, trainer_cls, description=...)`` once per trainer. ``name`` is the
     task name users type (``rec train ctr``); ``trainer_cls`` subclasses
     :class:`rec_core.BaseTrainer`. Every registered trainer gets a ``rec train NAME``
-    sub-command with the common options, without CLI code of its own.
+    sub-command with the common options, without CLI code of its own: rec-core's pipeline
+    loads the data, builds the model, makes the loaders and writes the run folder through
+    the class's overridable ``from_request`` steps (``default_model``/``default_data`` name
+    what runs without ``--model``/``--data``). ``options=[{"flag": "--label", "target":
+    "data.label", "help": ...}]`` adds trainer-specific flags that set ``--set`` keys.
 
     Raises:
         PluginLoadError: (recorded, not propagated) when the name is already taken by
@@ -150,8 +154,10 @@ def rec_register_datasets(register: Register) -> None:
     Called the first time rec needs the data-set registry.
 
     Call ``register(name, dataset_spec, task=..., description=...)``. ``dataset_spec`` is a
-    recipe object (files, schema, default features, split) that the task's trainer knows
-    how to load; ``task`` says which trainers can use it (a string or a tuple of strings).
+    recipe object with ``load(*, seed, data_dir=None, cache_dir=None, embed_dim=None,
+    **options) -> rec_core.datasets.TaskData`` (files, schema, features, targets, split);
+    ``task`` says which trainers can use it (a string or a tuple of strings). The
+    registered name is the data set's name everywhere (the pipeline stamps it on the data).
 
     Raises:
         PluginLoadError: (recorded) on a duplicate or invalid name.

@@ -77,7 +77,7 @@ def build_from_run(cls: type[LoggerT], name: str, defaults: Mapping[str, Any],
     Raises:
         RecError: The SDK is missing (the message names the extra) or the backend failed
             to start (no API key, a run already active, ...). A ``TypeError`` (bad option)
-            propagates for ``rec_core.runner.build_loggers`` to report.
+            propagates for ``rec_core.pipeline.build_loggers`` to report.
     """
     if not is_global_zero():
         return BaseLogger()

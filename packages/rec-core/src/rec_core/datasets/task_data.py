@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rec_core.datasets.encoding import TabularEncoder
     from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 
-__all__ = ["SPLIT_NAMES", "TARGET_KINDS", "Columns", "ItemCatalogue", "Interactions", "Split", "TaskData"]
+__all__ = ["SPLIT_NAMES", "TARGET_KINDS", "Columns", "Interactions", "ItemCatalogue", "Split", "TaskData"]
 
 Columns = dict[str, np.ndarray]
 SPLIT_NAMES = ("train", "val", "test")

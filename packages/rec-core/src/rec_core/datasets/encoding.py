@@ -4,10 +4,10 @@ A :class:`TabularEncoder` is fitted on the training rows only and then applied t
 table with the same columns (validation and test rows, or a new file scored by
 ``rec predict``):
 
-* sparse columns: a vocabulary per column, most frequent value first; id 0 stands for
-  values not in the vocabulary (unseen, or seen fewer than ``min_count`` times). Values
-  are compared as text, so ``5`` and ``5.0`` are the same value and a missing value is
-  the value ``"<NA>"``;
+* sparse columns: a vocabulary per column, most frequent value first, with ids ``1..n``
+  (:class:`~rec_core.datasets.ids.IdEncoder`); id 0 stands for values not in the
+  vocabulary (unseen, or seen fewer than ``min_count`` times). Values are compared as
+  text, so ``5`` and ``5.0`` are the same value and a missing value is the value ``"<NA>"``;
 * dense columns: standardised with the training rows' mean and standard deviation;
   missing values become 0 (the mean);
 * sequence columns: id lists written as ``"3|17|9"`` (``,``, ``;`` or spaces work too) or
@@ -16,12 +16,14 @@ table with the same columns (validation and test rows, or a new file scored by
   id 0 (padding) also stands for unknown values.
 
 Rows in error messages are counted from 1, the first data row under the header.
+
+The saved format (``rec-tabular-encoder`` version 1) lists each column's vocabulary in id
+order without the padding id; it is what ``rec predict`` reads back from a run folder.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -31,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rec_core.datasets.ids import MISSING_TOKEN, IdEncoder, canonical_text
 from rec_core.errors import DataError
 
 if TYPE_CHECKING:
     from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 
-__all__ = ["MISSING_TOKEN", "TabularEncoder", "check_columns", "encode_labels", "row_number"]
+__all__ = ["TabularEncoder", "check_columns", "encode_labels", "encode_values", "row_number"]
 
-MISSING_TOKEN = "<NA>"
 FORMAT_NAME = "rec-tabular-encoder"
 FORMAT_VERSION = 1
 MAX_SEQUENCE_LEN = 100
@@ -81,7 +83,7 @@ def check_columns(df: pd.DataFrame, names: Iterable[str], source: str, role: str
 
 
 def encode_labels(df: pd.DataFrame, label: str, source: str) -> np.ndarray:
-    """Return the label column as ``float32`` 0/1, after checking every row.
+    """Return a binary label column as ``float32`` 0/1, after checking every row.
 
     Booleans and the numbers 0 and 1 are accepted.
 
@@ -104,17 +106,25 @@ def encode_labels(df: pd.DataFrame, label: str, source: str) -> np.ndarray:
     return numbers.astype(np.float32)
 
 
-def _canonical(value: Any) -> str:
-    """Return the text a sparse value is known by: integral numbers without ``.0``, NaN as ``<NA>``."""
-    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)) or value is pd.NA:
-        return MISSING_TOKEN
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
+def encode_values(df: pd.DataFrame, name: str, source: str) -> np.ndarray:
+    """Return a regression target column as ``float32``, after checking every row is a finite number.
+
+    Raises:
+        DataError: If the column is missing, or a row holds a missing, non-numeric or infinite
+            value (the first such row is named).
+    """
+    check_columns(df, [name], source, "label column")
+    column = df[name]
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        row = row_number(df, position)
+        if pd.isna(column.iloc[position]):
+            raise DataError(f"label {name!r} in {source} is missing (NaN) at row {row}")
+        value = _show(column.to_numpy(dtype=object)[position])
+        raise DataError(f"label {name!r} in {source} has value {value} at row {row}; expected a finite number")
+    return numbers.astype(np.float32)
 
 
 def _factorized(column: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -123,7 +133,7 @@ def _factorized(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     Factorising first formats every distinct value once, however many rows there are.
     """
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    names = [_canonical(v) for v in uniques] + [MISSING_TOKEN]
+    names = [canonical_text(v) for v in uniques] + [MISSING_TOKEN]
     codes = np.where(codes < 0, len(names) - 1, codes)  # missing -> the last name
     return codes, names
 
@@ -135,19 +145,12 @@ def _sequences(column: pd.Series) -> list[list[str]]:
         if isinstance(cell, str):
             result.append([t for t in _SEPARATORS.split(cell.strip()) if t])
         elif isinstance(cell, (list, tuple, np.ndarray)):
-            result.append([_canonical(v) for v in cell])
-        elif cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            result.append([canonical_text(v) for v in cell])
+        elif canonical_text(cell) == MISSING_TOKEN:
             result.append([])
         else:
-            result.append([_canonical(cell)])
+            result.append([canonical_text(cell)])
     return result
-
-
-def _vocabulary(counts: Counter[str], min_count: int) -> list[str]:
-    """Return the values seen at least ``min_count`` times, most frequent first (ties by text)."""
-    kept = [(token, n) for token, n in counts.items() if n >= min_count]
-    kept.sort(key=lambda item: (-item[1], item[0]))
-    return [token for token, _ in kept]
 
 
 class TabularEncoder:
@@ -157,7 +160,7 @@ class TabularEncoder:
         sparse: Categorical columns (one id each).
         dense: Numeric columns.
         sequence: Columns of id lists.
-        label: The label column (kept for reference; never encoded as a feature).
+        label: The label column, or the list of them (kept for reference; never encoded as a feature).
         min_count: Sparse and sequence values seen fewer times in the training rows map
             to id 0.
 
@@ -175,18 +178,18 @@ class TabularEncoder:
         sparse: Sequence[str] = (),
         dense: Sequence[str] = (),
         sequence: Sequence[str] = (),
-        label: str | None = None,
+        label: str | Sequence[str] | None = None,
         min_count: int = 1,
     ) -> None:
         self.sparse = list(sparse)
         self.dense = list(dense)
         self.sequence = list(sequence)
-        self.label = label
+        self.label = label if label is None or isinstance(label, str) else list(label)
         self.min_count = int(min_count)
         self.vocabs: dict[str, list[str]] = {}
         self.stats: dict[str, tuple[float, float]] = {}
         self.max_lens: dict[str, int] = {}
-        self._index: dict[str, dict[str, int]] = {}
+        self._encoders: dict[str, IdEncoder] = {}
         self._fitted = False
 
     @property
@@ -225,7 +228,7 @@ class TabularEncoder:
             counts: Counter[str] = Counter()
             for token, n in zip(names, np.bincount(codes, minlength=len(names)).tolist(), strict=True):
                 counts[token] += n
-            self.vocabs[name] = _vocabulary(counts, self.min_count)
+            self.vocabs[name] = IdEncoder.by_frequency(counts, self.min_count).values
         for name in self.dense:
             values = self._dense_values(df, name, source)
             finite = values[~np.isnan(values)]
@@ -234,9 +237,9 @@ class TabularEncoder:
             self.stats[name] = (mean, std if std > 0 else 1.0)
         for name in self.sequence:
             seqs = _sequences(df[name])
-            self.vocabs[name] = _vocabulary(Counter(t for seq in seqs for t in seq), self.min_count)
+            self.vocabs[name] = IdEncoder.by_frequency(Counter(t for seq in seqs for t in seq), self.min_count).values
             self.max_lens[name] = max(1, min(MAX_SEQUENCE_LEN, max((len(s) for s in seqs), default=1)))
-        self._index = {}
+        self._encoders = {}
         self._fitted = True
         return self
 
@@ -252,15 +255,13 @@ class TabularEncoder:
         check_columns(df, self.columns, source)
         out: dict[str, np.ndarray] = {}
         for name in self.sparse:
-            index = self._lookup(name)
-            codes, names = _factorized(df[name])
-            out[name] = np.array([index.get(t, 0) for t in names], dtype=np.int64)[codes]
+            out[name] = self._encoder(name).encode(df[name])
         for name in self.dense:
             mean, std = self.stats[name]
             values = (self._dense_values(df, name, source) - mean) / std
             out[name] = np.nan_to_num(values, nan=0.0).astype(np.float32)
         for name in self.sequence:
-            index, width = self._lookup(name), self.max_lens[name]
+            index, width = self._encoder(name).index(), self.max_lens[name]
             padded = np.zeros((len(df), width), dtype=np.int64)
             for row, seq in enumerate(_sequences(df[name])):
                 ids = [index.get(t, 0) for t in seq[-width:]]
@@ -312,7 +313,7 @@ class TabularEncoder:
         if data.get("format_version") != FORMAT_VERSION:
             raise DataError(
                 f"{source} has encoder format version {data.get('format_version')!r}; "
-                f"this rec-trainers reads version {FORMAT_VERSION}"
+                f"this rec-core reads version {FORMAT_VERSION}"
             )
         try:
             columns = data["columns"]
@@ -369,12 +370,11 @@ class TabularEncoder:
             f"label={self.label!r}, min_count={self.min_count})"
         )
 
-    def _lookup(self, name: str) -> dict[str, int]:
-        index = self._index.get(name)
-        if index is None:
-            index = {token: i + 1 for i, token in enumerate(self.vocabs[name])}
-            self._index[name] = index
-        return index
+    def _encoder(self, name: str) -> IdEncoder:
+        encoder = self._encoders.get(name)
+        if encoder is None:
+            encoder = self._encoders[name] = IdEncoder(self.vocabs[name])
+        return encoder
 
     @staticmethod
     def _dense_values(df: pd.DataFrame, name: str, source: str) -> np.ndarray:

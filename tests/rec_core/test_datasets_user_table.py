@@ -1,4 +1,4 @@
-"""Tests for user tables: load_table, column inference, TabularEncoder and every bad-data error."""
+"""Tests for load_table: a user's labelled table, its options, column kinds and every bad-data error."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rec_core.datasets import TabularEncoder, infer_kinds, load_table, load_table_options, read_table
+from rec_core.datasets.splits import split_indices
 from rec_core.errors import ConfigError, DataError
-from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
-from rec_trainers.datasets import TabularEncoder, infer_kinds, load_table, read_table
-from rec_trainers.datasets import table as table_module
-from rec_trainers.datasets.common import split_indices
-from tests.rec_trainers.test_datasets import check_ctr_data
+from rec_core.features import DenseFeature, SparseFeature
+from tests.rec_core.test_datasets_spec import check_task_data
 
 
 def make_frame(rows: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -48,8 +47,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_load_table_infers_kinds_and_splits(csv_file: Path) -> None:
     data = load_table(csv_file, label="click")
-    check_ctr_data(data)
-    assert data.name == "clicks.csv" and data.label == "click"
+    check_task_data(data)
+    assert data.name == "clicks.csv" and data.targets == {"click": "binary"}
     kinds = {f.name: type(f) for f in data.features}
     assert kinds == {
         "city": SparseFeature,  # text
@@ -58,10 +57,11 @@ def test_load_table_infers_kinds_and_splits(csv_file: Path) -> None:
         "price": DenseFeature,  # float
         "member": SparseFeature,  # boolean
     }
-    assert [len(p[1]) for p in (data.train, data.val, data.test)] == [160, 20, 20]
-    assert data.info["rows"] == 200 and data.info["file"] == str(csv_file)
+    assert [len(data.splits[p]) for p in ("train", "val", "test")] == [160, 20, 20]
+    assert data.info["rows"] == 200 and data.info["source"] == str(csv_file)
     assert data.encoder is not None and data.encoder.label == "click"
     assert {f.embed_dim for f in data.features if isinstance(f, SparseFeature)} == {16}
+    assert data.train.columns["city"].min() >= 1  # 0 is reserved for unknown values
 
 
 def test_inference_rule() -> None:
@@ -96,6 +96,9 @@ def test_explicit_kinds_override_inference_and_ignore_drops(csv_file: Path) -> N
     assert kinds == {"city": SparseFeature, "age": DenseFeature, "user_id": SparseFeature, "price": DenseFeature}
     assert {f.embed_dim for f in data.features if isinstance(f, SparseFeature)} == {8}
     assert data.info["sparse"] == ["city", "user_id"] and data.info["dense"] == ["age", "price"]
+    assert load_table(csv_file, label="click", sparse="user_id", ignore="member").info["sparse"] == [
+        "city", "age", "user_id",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".parquet"])
@@ -108,29 +111,84 @@ def test_formats_load_the_same(tmp_path: Path, suffix: str) -> None:
         frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
     reference = tmp_path / "reference.csv"
     frame.to_csv(reference, index=False)
-    a = load_table(path, label="click", dense=["price"], sparse=["city", "age", "member", "user_id"])
-    b = load_table(reference, label="click", dense=["price"], sparse=["city", "age", "member", "user_id"])
-    for name in a.train[0]:
-        assert np.allclose(a.train[0][name], b.train[0][name]), name
-    assert np.array_equal(a.test[1], b.test[1])
+    kinds = {"dense": ["price"], "sparse": ["city", "age", "member", "user_id"]}
+    a, b = load_table(path, label="click", **kinds), load_table(reference, label="click", **kinds)
+    for name in a.train.columns:
+        assert np.allclose(a.train.columns[name], b.train.columns[name]), name
+    assert np.array_equal(a.test.target, b.test.target)
 
 
 def test_split_is_seeded_and_val_test_may_be_left_out(csv_file: Path) -> None:
     a, b = load_table(csv_file, label="click", seed=3), load_table(csv_file, label="click", seed=3)
     c = load_table(csv_file, label="click", seed=4)
-    assert np.array_equal(a.train[0]["price"], b.train[0]["price"])
-    assert not np.array_equal(a.train[0]["price"], c.train[0]["price"])
+    assert np.array_equal(a.train.columns["price"], b.train.columns["price"])
+    assert not np.array_equal(a.train.columns["price"], c.train.columns["price"])
     only_train = load_table(csv_file, label="click", split=(1.0, 0.0, 0.0))
-    assert only_train.val is None and only_train.test is None and len(only_train.train[1]) == 200
+    assert only_train.val is None and only_train.test is None and len(only_train.train) == 200
     with pytest.raises(ConfigError, match="split must be"):
         load_table(csv_file, label="click", split=(0.5, 0.1))
 
 
 def test_labels_accept_booleans_and_floats(tmp_path: Path) -> None:
     path = write(tmp_path, "b.csv", "y,a\nTrue,x\nFalse,y\nTrue,x\n")
-    assert sorted(load_table(path, label="y", split=(1, 0, 0)).train[1].tolist()) == [0.0, 1.0, 1.0]
+    assert sorted(load_table(path, label="y", split=(1, 0, 0)).train.target.tolist()) == [0.0, 1.0, 1.0]
     path = write(tmp_path, "f.csv", "y,a\n1.0,x\n0.0,y\n")
-    assert sorted(load_table(path, label="y", split=(1, 0, 0)).train[1].tolist()) == [0.0, 1.0]
+    assert sorted(load_table(path, label="y", split=(1, 0, 0)).train.target.tolist()) == [0.0, 1.0]
+
+
+# ------------------------------------------------------------------ several targets
+
+
+def test_several_labels_binary_and_regression(tmp_path: Path) -> None:
+    frame = make_frame(300)
+    frame["buy"] = (np.arange(300) % 3 == 0).astype(int)
+    frame["spend"] = np.linspace(0, 50, 300)
+    path = tmp_path / "mtl.csv"
+    frame.to_csv(path, index=False)
+    data = load_table(path, label=["click", "buy", "spend"], regression=["spend"], dense=["price"])
+    check_task_data(data)
+    assert data.targets == {"click": "binary", "buy": "binary", "spend": "regression"}
+    assert data.target_names == ["click", "buy", "spend"]
+    assert "spend" not in data.train.columns and "buy" not in data.train.columns
+    assert data.train.stacked_targets().shape == (240, 3)
+    assert {"positive_rate_click", "positive_rate_buy"} <= set(data.info) and "positive_rate_spend" not in data.info
+    assert data.encoder is not None and data.encoder.label == ["click", "buy", "spend"]
+    with pytest.raises(DataError, match=r"label 'buy' in .*mtl\.csv has value 2 at row 1; expected 0 or 1"):
+        frame.loc[0, "buy"] = 2
+        frame.to_csv(path, index=False)
+        load_table(path, label=["click", "buy"])
+    with pytest.raises(DataError, match=r"regression column 'price' of .* is not a label \(labels: click\)"):
+        load_table(path, label="click", regression=["price"])
+
+
+# ------------------------------------------------------------------ options from a config file or the CLI
+
+
+def test_load_table_options_checks_raw_options() -> None:
+    assert load_table_options({"label": "click,buy", "sparse": ["a"], "min_count": 2, "split": [0.8, 0.2, 0]}) == {
+        "label": ["click", "buy"], "sparse": ["a"], "min_count": 2, "split": (0.8, 0.2, 0),
+    }  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        load_table_options({"label": "click", "sprase": ["a"]})
+    assert str(info.value) == (
+        "unknown option 'sprase' for a table file "
+        "(options: dense, ignore, label, min_count, regression, sequence, sparse, split)"
+    )
+    with pytest.raises(ConfigError, match="a table file needs option 'label'"):
+        load_table_options({"sparse": ["a"]})
+    with pytest.raises(ConfigError, match=r"option 'sparse' of a table file must be column names, got \[1\]"):
+        load_table_options({"label": "y", "sparse": [1]})
+    with pytest.raises(ConfigError, match="option 'min_count' of a table file must be an integer >= 1, got 0"):
+        load_table_options({"label": "y", "min_count": 0})
+    with pytest.raises(ConfigError, match="split must be"):
+        load_table_options({"label": "y", "split": [1, 1, 1]})
+
+
+def test_load_table_refuses_unknown_options_itself(csv_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^unknown option 'labels' for a table file \(options: dense, "):
+        load_table(csv_file, label="click", labels=["click"])
+    data = load_table(csv_file, seed=1, **load_table_options({"label": "click", "dense": "price"}))
+    assert data.info["dense"] == ["price"]
 
 
 # ------------------------------------------------------------------ encoder
@@ -147,97 +205,22 @@ def test_encoder_is_fitted_on_the_train_rows_only(tmp_path: Path) -> None:
     encoder = data.encoder
     assert encoder is not None
     assert "lima" not in encoder.vocabs["city"]
-    assert data.test[0]["city"][0] == 0  # OOV
-    assert data.train[0]["city"].min() >= 1
+    assert data.test.columns["city"][0] == 0  # OOV
+    assert data.train.columns["city"].min() >= 1
     mean, _ = encoder.stats["price"]
     assert abs(mean - frame.loc[train, "price"].mean()) < 1e-9
-    assert abs(data.train[0]["price"].mean()) < 1e-5 and abs(data.train[0]["price"].std() - 1) < 1e-3
+    assert abs(data.train.columns["price"].mean()) < 1e-5 and abs(data.train.columns["price"].std() - 1) < 1e-3
 
 
-def test_encoder_vocabulary_order_oov_and_min_count() -> None:
-    df = pd.DataFrame({"c": ["a", "b", "b", "c", "c", "c", None], "x": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0]})
-    enc = TabularEncoder(sparse=["c"], dense=["x"]).fit(df)
-    assert enc.vocabs["c"] == ["c", "b", "<NA>", "a"]  # most frequent first, ties by text
-    assert enc.vocab_size("c") == 5
-    out = enc.transform(pd.DataFrame({"c": ["c", "a", "zzz", None], "x": [np.nan, 1.0, 2.0, 3.0]}))
-    assert out["c"].tolist() == [1, 4, 0, 3]
-    assert out["x"][0] == 0.0 and out["x"].dtype == np.float32  # NaN -> the mean
-    rare = TabularEncoder(sparse=["c"], min_count=2).fit(df)
-    assert rare.vocabs["c"] == ["c", "b"]
-    assert rare.transform(pd.DataFrame({"c": ["a", "b", "c"]}))["c"].tolist() == [0, 2, 1]
-
-
-def test_encoder_treats_5_and_5_point_0_alike() -> None:
-    enc = TabularEncoder(sparse=["n"]).fit(pd.DataFrame({"n": [5, 6, 5]}))
-    assert enc.transform(pd.DataFrame({"n": [5.0, np.nan, 6.0]}))["n"].tolist() == [1, 0, 2]
-
-
-def test_encoder_sequences() -> None:
-    df = pd.DataFrame({"hist": ["1|2|3", "2", None, "3,3;4 5"]})
-    enc = TabularEncoder(sequence=["hist"]).fit(df)
-    assert enc.max_lens["hist"] == 4
-    out = enc.transform(pd.DataFrame({"hist": ["3|9", "1|2|3|4|5|3", ""]}))["hist"]
-    ids = {t: i + 1 for i, t in enumerate(enc.vocabs["hist"])}
-    assert out.tolist() == [
-        [ids["3"], 0, 0, 0],  # unknown 9 -> 0
-        [ids["3"], ids["4"], ids["5"], ids["3"]],  # the last max_len ids
-        [0, 0, 0, 0],
-    ]
-    (feature,) = enc.features(embed_dim=4)
-    assert isinstance(feature, SequenceFeature) and feature.padding_idx == 0 and feature.vocab_size == 6
-
-
-def test_encoder_save_load_round_trip(csv_file: Path, tmp_path: Path) -> None:
+def test_saved_encoder_reproduces_the_columns(csv_file: Path, tmp_path: Path) -> None:
     data = load_table(csv_file, label="click", min_count=2)
-    encoder = data.encoder
-    assert encoder is not None
-    saved = encoder.save(tmp_path / "run" / "encoder.json")
-    loaded = TabularEncoder.load(saved)
-    assert loaded == encoder and loaded.label == "click" and loaded.min_count == 2
-    frame = read_table(csv_file)
-    a, b = encoder.transform(frame), loaded.transform(frame)
-    assert list(a) == list(b)
-    for name in a:
-        assert np.array_equal(a[name], b[name]) and a[name].dtype == b[name].dtype
+    assert data.encoder is not None
+    loaded = TabularEncoder.load(data.encoder.save(tmp_path / "run" / "encoder.json"))
+    assert loaded == data.encoder and loaded.min_count == 2
+    frame = read_table(csv_file).drop(columns=["click"])  # a new file without the label
+    a, b = data.encoder.transform(frame), loaded.transform(frame, source="new.csv")
+    assert all(np.array_equal(a[name], b[name]) for name in a)
     assert [repr(f) for f in loaded.features()] == [repr(f) for f in data.features]
-
-
-def test_encoder_transform_without_the_label(csv_file: Path) -> None:
-    data = load_table(csv_file, label="click")
-    assert data.encoder is not None
-    new = read_table(csv_file).drop(columns=["click"])
-    assert set(data.encoder.transform(new, source="new.csv")) == {f.name for f in data.features}
-
-
-def test_encoder_refuses_a_file_missing_a_column(csv_file: Path) -> None:
-    data = load_table(csv_file, label="click")
-    assert data.encoder is not None
-    new = read_table(csv_file).drop(columns=["city"])
-    with pytest.raises(DataError) as info:
-        data.encoder.transform(new, source="new.csv")
-    assert str(info.value) == "column 'city' missing in new.csv (columns: click, age, user_id, price, member)"
-
-
-def test_encoder_must_be_fitted() -> None:
-    with pytest.raises(DataError, match="before fit"):
-        TabularEncoder(sparse=["a"]).transform(pd.DataFrame({"a": [1]}))
-
-
-def test_encoder_file_errors(tmp_path: Path) -> None:
-    missing = tmp_path / "none.json"
-    with pytest.raises(DataError) as info:
-        TabularEncoder.load(missing)
-    assert str(info.value) == f"encoder file not found: {missing}"
-    broken = write(tmp_path, "broken.json", "{not json")
-    with pytest.raises(DataError, match=f"cannot read encoder file {broken}: Expecting property name"):
-        TabularEncoder.load(broken)
-    other = write(tmp_path, "other.json", '{"format": "something"}')
-    with pytest.raises(DataError) as info:
-        TabularEncoder.load(other)
-    assert str(info.value) == f"{other} is not a rec tabular encoder file"
-    newer = write(tmp_path, "newer.json", '{"format": "rec-tabular-encoder", "format_version": 99, "columns": []}')
-    with pytest.raises(DataError, match="has encoder format version 99; this rec-trainers reads version 1"):
-        TabularEncoder.load(newer)
 
 
 # ------------------------------------------------------------------ bad data: one line, file, column, row
@@ -251,49 +234,11 @@ def error_of(path: Path, **kwargs: object) -> str:
     return message
 
 
-def test_file_not_found(tmp_path: Path) -> None:
+def test_file_errors_come_from_read_table(tmp_path: Path) -> None:
     path = tmp_path / "nope.csv"
     assert error_of(path) == f"file not found: {path}"
-
-
-def test_unknown_format(tmp_path: Path) -> None:
-    path = write(tmp_path, "data.xlsx", "x")
-    assert error_of(path) == f"unknown format '.xlsx' of {path}; use .csv, .tsv (optionally .gz) or .parquet"
-    bare = write(tmp_path, "data", "x")
-    assert error_of(bare) == f"unknown format '(none)' of {bare}; use .csv, .tsv (optionally .gz) or .parquet"
-
-
-def test_empty_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "empty.csv", "")
-    assert error_of(path) == f"{path} is empty"
-
-
-def test_header_without_rows(tmp_path: Path) -> None:
-    path = write(tmp_path, "header.csv", "click,city\n")
-    assert error_of(path) == f"{path} has no data rows"
-
-
-def test_unreadable_csv(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.csv", "click,city\n1,a\n0,b,extra\n")
-    assert (
-        error_of(path)
-        == f"cannot read {path} as CSV: Error tokenizing data. C error: Expected 2 fields in line 3, saw 3"
-    )
-    binary = tmp_path / "binary.csv"
-    binary.write_bytes(b"click,city\n1,\xff\xfe\x00\n")
-    assert error_of(binary).startswith(f"cannot read {binary} as CSV: ")
-
-
-def test_unreadable_parquet(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.parquet", "not parquet")
-    assert error_of(path).startswith(f"cannot read {path} as Parquet: ")
-
-
-def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "data.parquet"
-    make_frame(5).to_parquet(path)
-    monkeypatch.setattr(table_module, "_have_pyarrow", lambda: False)
-    assert error_of(path) == f'reading {path} needs pyarrow: pip install "rec-trainers[parquet]"'
+    twice = write(tmp_path, "twice.csv", "click,a,a\n1,2,3\n")
+    assert error_of(twice) == f"column 'a' appears twice in {twice}; rename one of them in the header"
 
 
 def test_missing_label_column_lists_the_columns(tmp_path: Path) -> None:
@@ -341,6 +286,34 @@ def test_non_numeric_dense_value_names_the_row(tmp_path: Path) -> None:
 def test_only_a_label_column(tmp_path: Path) -> None:
     path = write(tmp_path, "d.csv", "click\n1\n0\n")
     assert error_of(path) == f"{path} has no feature columns besides the label 'click'"
+
+
+def test_a_single_row_is_too_few_for_the_split(tmp_path: Path) -> None:
+    path = write(tmp_path, "one.csv", "click,city\n1,a\n")
+    assert error_of(path) == (
+        f"{path} has 1 data row, too few for the split (0.8, 0.1, 0.1): the validation part would be empty; "
+        "use a file of at least 6 rows or a split without that part, e.g. split=(1, 0, 0)"
+    )
+
+
+def test_a_label_with_one_value_in_the_training_rows(tmp_path: Path) -> None:
+    path = write(tmp_path, "ones.csv", "click,city\n" + "1,a\n" * 20)
+    assert error_of(path) == (
+        f"label 'click' of {path} has only the value 1 in the training rows (16 rows); AUC is undefined: "
+        "the file needs both 0 and 1 labels"
+    )
+
+
+def test_a_validation_split_with_one_label_value(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"click": [0] * 20, "city": list("abcdefghijklmnopqrst")})
+    _, val, _ = split_indices(20, (0.8, 0.1, 0.1), seed=2022)
+    frame.loc[[i for i in range(20) if i not in set(val)][:8], "click"] = 1  # positives only among training rows
+    path = tmp_path / "v.csv"
+    frame.to_csv(path, index=False)
+    assert error_of(path) == (
+        f"label 'click' of {path} has only the value 0 in the validation rows (2 rows); AUC is undefined: "
+        "use a larger file, a larger validation fraction in split, or another seed"
+    )
 
 
 def test_errors_come_before_any_training(tmp_path: Path) -> None:
