@@ -67,11 +67,11 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ and print their figures and ratios.
 
-    ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality`` a subset.
+    ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval`` a subset.
     """
     session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich", "torch-rechub==0.9.0")
     env = _env()
-    chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality"}
+    chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality", "retrieval"}
     if "cli" in chosen:
         session.run("python", "benchmarks/cli_startup.py", env=env)
     if "loader" in chosen:
@@ -80,6 +80,8 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/ctr_throughput.py", env=env)
     if "quality" in chosen:
         session.run("python", "benchmarks/ctr_quality.py", env=env)
+    if "retrieval" in chosen:
+        session.run("python", "benchmarks/retrieval_eval.py", env=env)
 
 
 @nox.session

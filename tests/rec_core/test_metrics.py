@@ -1,8 +1,15 @@
-"""Tests for rec_core.metrics: whole arrays against scikit-learn, ranking by hand."""
+"""Tests for rec_core.metrics: whole arrays against scikit-learn, ranking by hand.
+
+Ranking follows the pessimistic tie rule of :mod:`rec_core.metrics.ranking`: items that
+tie with a relevant item are placed before it, so a model cannot gain from ties (a
+constant model ranks the relevant item last). ``test_full_ranking.py`` checks the
+full-ranking API against a brute-force reference.
+"""
 
 from __future__ import annotations
 
 import doctest
+import importlib
 import math
 import os
 from pathlib import Path
@@ -21,6 +28,7 @@ from rec_core.metrics import (
     hit_rate_at_k,
     is_higher_better,
     log_loss,
+    monitor_mode,
     mrr_at_k,
     mse,
     ndcg_at_k,
@@ -34,10 +42,19 @@ DATA_DIR = Path(os.environ.get("REC_DATA_DIR", REPO_ROOT.parent / "shared" / "da
 CRITEO = DATA_DIR / "rechub-samples" / "criteo" / "criteo_sample.csv"
 
 
-def test_module_docstring_examples_run() -> None:
-    result = doctest.testmod(metrics)
+@pytest.mark.parametrize("module", ["classification", "ranking", "names", "_lookup", "_item_lists"])
+def test_module_docstring_examples_run(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(f"rec_core.metrics.{module}"))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_package_exports_resolve_lazily() -> None:
+    for name in metrics.__all__:
+        assert callable(getattr(metrics, name)), name
+    assert set(metrics.__all__) <= set(dir(metrics))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        metrics.nope  # noqa: B018
 
 
 # --------------------------------------------------------------------- whole arrays
@@ -222,23 +239,35 @@ def test_float_and_int_masks_equal_bool_mask() -> None:
     assert ranking_metrics(SCORES, MASK.int(), ks=(1, 3)) == expected
 
 
-def test_ties_favour_relevant_items() -> None:
+def test_ties_count_against_relevant_items() -> None:
     scores = torch.tensor([[0.5, 0.5, 0.5, 0.5, 0.5, 0.1]])
-    # topk is free to return items 0 and 1 first; ranks must not depend on that
-    assert hit_rate_at_k(scores, torch.tensor([4]), 1) == 1.0
-    assert mrr_at_k(scores, torch.tensor([4]), 1) == 1.0
+    # item 4 ties with four other items: it is placed after all of them, at rank 5
+    assert hit_rate_at_k(scores, torch.tensor([4]), 4) == 0.0
+    assert hit_rate_at_k(scores, torch.tensor([4]), 5) == 1.0
+    assert mrr_at_k(scores, torch.tensor([4]), 5) == pytest.approx(1 / 5)
+    assert mrr_at_k(scores, torch.tensor([4]), None) == pytest.approx(1 / 5)
+    # two relevant items tied with three others take ranks 4 and 5
     mask = torch.tensor([[0, 0, 0, 1, 1, 0]])
-    assert hit_rate_at_k(scores, mask, 1) == 1.0
-    assert recall_at_k(scores, mask, 1) == 0.5
-    assert ndcg_at_k(scores, mask, 2) == pytest.approx(1.0)
+    assert hit_rate_at_k(scores, mask, 3) == 0.0
+    assert recall_at_k(scores, mask, 4) == 0.5
+    assert recall_at_k(scores, mask, 5) == 1.0
+    assert ndcg_at_k(scores, mask, 5) == pytest.approx((1 / L5 + 1 / math.log2(6)) / (1 + 1 / L3))
     # a tie above the cut-off: relevant item 2 shares the top score with items 0 and 1
     above = torch.tensor([[0.9, 0.9, 0.9, 0.2, 0.1]])
-    assert mrr_at_k(above, torch.tensor([[0, 0, 1, 0, 1]]), 5) == 1.0
+    assert mrr_at_k(above, torch.tensor([[0, 0, 1, 0, 1]]), 5) == pytest.approx(1 / 3)
     assert ndcg_at_k(above, torch.tensor([[0, 0, 1, 0, 1]]), 5) == pytest.approx(
-        (1 + 1 / math.log2(6)) / (1 + 1 / L3)  # ranks 1 and 5
+        (1 / L4 + 1 / math.log2(6)) / (1 + 1 / L3)  # ranks 3 and 5
     )
-    # the target ranks behind strictly higher items only
-    assert mrr_at_k(torch.tensor([[0.9, 0.5, 0.5]]), torch.tensor([2]), 3) == 0.5
+    # the target ranks behind strictly higher and tied items
+    assert mrr_at_k(torch.tensor([[0.9, 0.5, 0.5]]), torch.tensor([2]), 3) == pytest.approx(1 / 3)
+
+
+def test_a_constant_model_ranks_the_target_last() -> None:
+    scores = torch.zeros(3, 7)
+    targets = torch.tensor([0, 3, 6])
+    assert mrr_at_k(scores, targets, None) == pytest.approx(1 / 7)
+    assert hit_rate_at_k(scores, targets, 6) == 0.0
+    assert ndcg_at_k(scores, targets, 7) == pytest.approx(1 / math.log2(8))
 
 
 def test_rows_without_relevant_items_score_zero_and_count() -> None:
@@ -262,10 +291,10 @@ def test_k_larger_than_catalog() -> None:
 
 
 def _reference(scores: torch.Tensor, mask: torch.Tensor, k: int) -> dict[str, list]:
-    """Rank row by row with Python's sort: score descending, relevant first on ties."""
+    """Rank row by row with Python's sort: score descending, relevant last on ties."""
     out: dict[str, list] = {"recall": [], "ndcg": [], "hit": [], "mrr": []}
     for row, rel in zip(scores.tolist(), mask.bool().tolist(), strict=True):
-        order = sorted(range(len(row)), key=lambda i: (-row[i], not rel[i]))
+        order = sorted(range(len(row)), key=lambda i: (-row[i], rel[i]))
         ranks = [r + 1 for r, i in enumerate(order) if rel[i]]
         top = [r for r in ranks if r <= k]
         n_rel = len(ranks)
@@ -298,7 +327,7 @@ def test_index_form_equals_one_hot_form(tied: bool) -> None:
     gen = torch.Generator().manual_seed(11)
     scores = torch.randn(200, 50, generator=gen)
     if tied:
-        scores = torch.randint(0, 3, (200, 50), generator=gen).float()
+        scores = torch.randint(0, 12, (200, 50), generator=gen).float()
     targets = torch.randint(0, 50, (200,), generator=gen)
     one_hot = torch.nn.functional.one_hot(targets, 50)
     ks = (1, 3, 10, 50)
@@ -327,17 +356,8 @@ def test_reduction_none_shapes_and_chunk_accumulation() -> None:
         assert isinstance(function(scores, targets, 10), float)
 
 
-def test_ranking_metrics_keys_and_single_topk(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    original = torch.Tensor.topk
-
-    def counting_topk(self: torch.Tensor, k: int, *args, **kwargs):
-        calls.append(k)
-        return original(self, k, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "topk", counting_topk)
+def test_ranking_metrics_keys_in_order() -> None:
     result = ranking_metrics(SCORES, MASK, ks=(1, 3), metrics=("ndcg", "mrr"))
-    assert calls == [3]
     assert list(result) == ["ndcg@1", "ndcg@3", "mrr@1", "mrr@3"]
     assert all(isinstance(value, float) for value in result.values())
     assert result["mrr@3"] == pytest.approx(mrr_at_k(SCORES, MASK, 3))
@@ -436,6 +456,7 @@ def test_get_metric_rejects_k_zero() -> None:
         ("recall@20", True),
         ("hitrate@5", True),
         ("mrr@10", True),
+        ("val/mrr", True),
         ("val/logloss", False),
         ("log_loss", False),
         ("val/mse", False),
@@ -443,6 +464,7 @@ def test_get_metric_rejects_k_zero() -> None:
         ("loss", False),
         ("train/loss", False),
         ("val/bce_loss", False),
+        ("test/mae", False),
     ],
 )
 def test_is_higher_better(name: str, higher: bool) -> None:
@@ -452,3 +474,20 @@ def test_is_higher_better(name: str, higher: bool) -> None:
 def test_is_higher_better_unknown_name() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'auc'"):
         is_higher_better("val/acu")
+    with pytest.raises(ConfigError, match="set mode='max' or mode='min'"):
+        monitor_mode("val/acu")
+
+
+def test_is_higher_better_default_only_for_unknown_names() -> None:
+    assert is_higher_better("val/custom_score", default=True) is True
+    assert is_higher_better("val/custom_score", default=False) is False
+    assert is_higher_better("val/loss", default=True) is False
+    assert is_higher_better("val/ndcg@10", default=False) is True
+    assert monitor_mode("val/recall@20") == "max"
+    assert monitor_mode("train/loss") == "min"
+
+
+def test_get_metric_mrr_has_no_cut_off() -> None:
+    scores = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.9]])
+    assert get_metric("val/mrr")(scores, torch.tensor([0])) == pytest.approx(1 / 5)
+    assert get_metric("mrr@4")(scores, torch.tensor([0])) == 0.0

@@ -441,7 +441,8 @@ def test_resume_from_a_truncated_checkpoint_names_the_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("other", "detail"),
-    [(DropoutMLP(), "missing key"), (Logistic(n_features=3), "size mismatch for linear.weight")],
+    [(DropoutMLP(), "missing: mlp.0.weight, mlp.0.bias"),
+     (Logistic(n_features=3), "shape: linear.weight (1, 4) vs (1, 3)")],
     ids=["other-layers", "other-shapes"],
 )
 def test_resume_from_another_architecture_says_what_differs(tmp_path, other, detail):
@@ -476,9 +477,18 @@ def test_monitor_the_trainer_does_not_compute_is_a_config_error(tmp_path, monito
     assert logger.calls[-1] == ("finish", "failed")
 
 
+class MyScoreTrainer(ClickTrainer):
+    """Declares a metric of its own, whose direction rec cannot know."""
+
+    batch_metrics = ("loss", "my_score")
+
+    def compute_metrics(self, outputs):
+        return {**super().compute_metrics(outputs), "my_score": 0.5}
+
+
 def test_monitor_of_unknown_direction_without_mode_is_a_config_error_before_training(tmp_path):
     logger = StatusLogger()
-    trainer = ClickTrainer(
+    trainer = MyScoreTrainer(
         Logistic(), model_logger=logger, **settings(tmp_path, monitor="val/my_score", early_stopping_patience=2)
     )
     train, val = loaders()

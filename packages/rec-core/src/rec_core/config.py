@@ -171,18 +171,24 @@ class TrainingConfig:
         """Return ``mode``, or derive it from the monitored metric's name."""
         if self.mode is not None:
             return self.mode
-        from rec_core.metrics import monitor_mode
+        from rec_core.metrics.names import monitor_mode
 
         return monitor_mode(self.monitor)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing file or a syntax error is a :class:`ConfigError`."""
+    """Read a TOML file; a missing, unreadable or non-UTF-8 file or a syntax error is a :class:`ConfigError`."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give a .toml file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (TOML files are UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
 

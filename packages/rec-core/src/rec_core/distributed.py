@@ -140,8 +140,13 @@ class DistContext:
         return self._rebuild_with_sampler(loader, train=True)
 
     def shard_eval(self, loader: Any) -> Any:
-        """Return this rank's part of an evaluation loader: every sample on exactly one rank."""
-        if not self.is_distributed or loader is None:
+        """Return this rank's part of an evaluation loader: every sample on exactly one rank.
+
+        Data that marks itself ``shards_itself = True`` (e.g.
+        :class:`~rec_core.evaluation.RetrievalQueries`) is returned untouched: its
+        evaluator takes this rank's share.
+        """
+        if not self.is_distributed or loader is None or getattr(loader, "shards_itself", False):
             return loader
         from rec_core.data import ColumnarLoader
 
@@ -220,6 +225,17 @@ class DistContext:
         total = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
         dist.all_reduce(total)
         return float(total.item()) / self.world_size
+
+    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Return the element-wise sum of ``tensor`` over the ranks (a new tensor; the input is kept).
+
+        Evaluators reduce their per-metric sums and row counts with it (send float64 so
+        large sums stay exact).
+        """
+        total = tensor.detach().to(self.device, copy=True)
+        if self.is_distributed:
+            dist.all_reduce(total)
+        return total
 
     def any_rank(self, flag: bool) -> bool:
         """Return whether ``flag`` is true on any rank, so every rank takes the same decision."""

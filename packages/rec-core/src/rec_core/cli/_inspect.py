@@ -93,9 +93,10 @@ def _missing_hint(kind: str) -> str:
 
 def _get_more() -> str:
     """Return what each rec package adds, from the names it registers (``providers.json``)."""
+    packages = sorted(known_providers().items(), key=lambda item: ("trainers" not in item[1], item[0]))
     offers = []
-    for package, kinds in sorted(known_providers().items()):
-        shown = {kind: names for kind, names in kinds.items() if kind in ("trainers", "loggers")}
-        what = "; ".join(f"{kind} {', '.join(names)}" for kind, names in shown.items())
-        offers.append(f"{package} ({what or ', '.join(kinds)})")
-    return "Trainers and models come from plugins: pip install " + ", ".join(offers) + "."
+    for package, kinds in packages:
+        shown = {kind: names for kind, names in kinds.items() if kind in ("trainers", "loggers")} or kinds
+        offers.append(f"{package}: " + "; ".join(f"{kind} {', '.join(names)}" for kind, names in shown.items()))
+    names = " ".join(package for package, _ in packages)
+    return f"Trainers and models come from plugins: pip install {names} ({'; '.join(offers)})."

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from rec_core.callbacks import ModelCheckpoint
-from rec_core.data import batch_size_of
 from rec_core.errors import ConfigError
+from rec_core.evaluation import BatchEvaluator, Evaluator
+from rec_core.evaluation.base import loader_length
 
 __all__ = ["EvaluationMixin", "loader_length"]
 
@@ -19,10 +20,59 @@ class EvaluationMixin:
     """``evaluate`` / ``test`` / ``predict`` (RecBole's contract) and the best weights.
 
     Mixed into :class:`~rec_core.BaseTrainer`; relies on its model, device, precision,
-    distributed context, callbacks and config.
+    distributed context, callbacks and config. How data becomes metrics is the job of the
+    trainer's :class:`~rec_core.evaluation.Evaluator` (``configure_evaluator()``).
     """
 
+    batch_metrics: ClassVar[tuple[str, ...]] = ("loss",)
+    """Names ``compute_metrics`` reports (what the default ``BatchEvaluator`` announces)."""
+    _evaluator: Evaluator | None = None
+
     # -- evaluation -----------------------------------------------------------------------
+    def configure_evaluator(self) -> Evaluator:
+        """Return the evaluator validation, ``evaluate`` and ``test`` use (called once, lazily).
+
+        The default :class:`~rec_core.evaluation.BatchEvaluator` runs ``validation_step``
+        and ``compute_metrics``; a retrieval trainer returns a
+        :class:`~rec_core.evaluation.RetrievalEvaluator`, a generative one a
+        :class:`~rec_core.evaluation.GenerativeEvaluator`.
+        """
+        return BatchEvaluator()
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """Return this trainer's evaluator, created by ``configure_evaluator()`` on first use."""
+        if self._evaluator is None:
+            self._evaluator = self.configure_evaluator()
+        return self._evaluator
+
+    @evaluator.setter
+    def evaluator(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+
+    def metric_names(self) -> list[str]:
+        """Return the metric names evaluation reports (without the ``val/`` prefix)."""
+        return self.evaluator.metric_names(self)
+
+    def declared_metric_names(self) -> list[str] | None:
+        """Return :meth:`metric_names`, or ``None`` when a subclass reports metrics it did not declare.
+
+        A trainer that overrides ``compute_metrics`` or ``_valid_epoch`` (RecBole's hook)
+        without setting ``batch_metrics`` may report anything; its monitored metric can
+        then only be checked at the first validation.
+        """
+        def owner(attribute: str) -> type:
+            return next(k for k in type(self).__mro__ if attribute in vars(k))
+
+        def custom(attribute: str) -> bool:
+            return not owner(attribute).__module__.startswith("rec_core.trainer")
+
+        declared = custom("batch_metrics")
+        if not declared and (custom("_valid_epoch") or (
+                isinstance(self.evaluator, BatchEvaluator) and custom("compute_metrics"))):
+            return None
+        return self.metric_names()
+
     def _valid_epoch(self, valid_data: Any, show_progress: bool = False) -> tuple[float, dict[str, float]]:
         """Validate and return ``(score, {"val/<metric>": value})`` (RecBole's hook)."""
         metrics = self._evaluate_loader(valid_data, show_progress=show_progress, description="validate")
@@ -34,27 +84,11 @@ class EvaluationMixin:
             )
         return result[self.monitor], result
 
-    @torch.no_grad()
     def _evaluate_loader(
         self, loader: Any, *, show_progress: bool = False, description: str = "eval"
     ) -> dict[str, float]:
-        was_training = self.model.training
-        self.model.eval()
-        outputs: dict[str, list[torch.Tensor]] = {}
-        self._progress.start(description, loader_length(loader))
-        try:
-            for batch in loader:
-                batch = self.transfer_batch(batch)
-                with self.precision.autocast():
-                    out = self.validation_step(batch)
-                for key, value in out.items():
-                    outputs.setdefault(key, []).append(_as_rows(value))
-                self._progress.advance(batch_size_of(batch))
-        finally:
-            self._progress.stop()
-            self.model.train(was_training)
-        merged = self.dist.gather_outputs(outputs)
-        return self.compute_metrics(merged)
+        """Return ``{metric: value}`` of ``loader`` (this rank's share) from the evaluator."""
+        return self.evaluator.evaluate(self, loader, description=description)
 
     def evaluate(
         self,
@@ -66,7 +100,8 @@ class EvaluationMixin:
         """Evaluate on ``eval_data`` and return ``{metric: value}`` (RecBole contract).
 
         Args:
-            eval_data: the data loader.
+            eval_data: the data loader, or what the trainer's evaluator takes (e.g.
+                :class:`~rec_core.evaluation.RetrievalQueries`).
             load_best_model: use the best weights found by ``fit`` (if any).
             model_file: evaluate the weights of this checkpoint instead.
             show_progress: progress bar; ``None`` follows the config.
@@ -124,20 +159,3 @@ class EvaluationMixin:
             self.model.load_state_dict(self._best_state)
         self.dist.broadcast_module(self.model)  # only rank 0 is sure to see the checkpoint file
         self._model_is_best = True
-
-
-def _as_rows(value: torch.Tensor) -> torch.Tensor:
-    """Detach a validation output, make a scalar one row, and widen low-precision floats."""
-    value = value.detach()
-    if value.dim() == 0:
-        value = value.reshape(1)
-    return value.float() if value.is_floating_point() else value
-
-
-def loader_length(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
-
-

@@ -87,18 +87,18 @@ class RequestStepsMixin:
 
     @classmethod
     def load_data_file(cls, request: TrainRequest, params: dict[str, Any], config: TrainingConfig) -> TaskData:
-        """Read a user's table (``--data FILE``); the default reads labelled rows with :func:`load_table`.
+        """Read a user's table (``--data FILE``); the default reads labelled rows with ``load_table``.
 
         Raises:
             DataError: no label column was named, or the file is unusable.
             ConfigError: an unknown ``data.*`` option.
         """
-        from rec_core.datasets import load_table
+        from rec_core.datasets import load_table, load_table_options
 
         path = request.data
         if not params.get("label"):
             raise DataError(f"{path}: say which column is the label: {_option_hint(request, 'data.label')}")
-        return load_table(path, seed=config.random_seed, **params)
+        return load_table(path, seed=config.random_seed, **load_table_options(params))
 
     # -- model -------------------------------------------------------------------------------------
     @classmethod

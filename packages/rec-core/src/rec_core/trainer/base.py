@@ -153,8 +153,9 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         """
         if not validating:
             return
-        available = sorted(f"val/{name}" for name in self.metric_names())
-        if self.monitor not in available:
+        names = self.declared_metric_names()
+        available = sorted(f"val/{name}" for name in names or ())
+        if names is not None and self.monitor not in available:
             raise ConfigError(
                 f"monitored metric '{self.monitor}' is not computed by {type(self).__name__} "
                 f"(available: {', '.join(available)}); set monitor=..."
