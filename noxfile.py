@@ -39,11 +39,12 @@ def smoke(session: nox.Session) -> None:
     """Build wheels, install them with a real fixture plugin project, run the installed rec."""
     wheels = Path(session.create_tmp()) / "wheels"
     session.install("build", TORCH)
-    for package in [*PACKAGES, ROOT / "tests" / "fixtures" / "rec-hello-plugin"]:
+    fixtures = ROOT / "tests" / "fixtures"
+    for package in [*PACKAGES, fixtures / "rec-hello-plugin", fixtures / "rec-toy-trainer"]:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(wheels), str(package), silent=True)
     session.install(*sorted(str(w) for w in wheels.glob("*.whl")))
     out = session.run("rec", "plugins", silent=True, env=_env())
-    for expected in ("core", "hello", "rec-hello-plugin", "jsonl", "print"):
+    for expected in ("core", "hello", "rec-hello-plugin", "jsonl", "print", "toy", "rec-toy-trainer", "rating"):
         if expected not in out:
             session.error(f"`rec plugins` does not show {expected!r}:\n{out}")
     help_text = session.run("rec", "--help", silent=True)
@@ -52,8 +53,24 @@ def smoke(session: nox.Session) -> None:
     greeting = session.run("rec", "hello", "--name", "smoke", silent=True)
     if "hello, smoke, from rec-hello-plugin" not in greeting:
         session.error(f"the plugin's command did not run:\n{greeting}")
+    run_dir = Path(session.create_tmp()) / "toy-run"
+    session.run("rec", "train", "rating", "--epochs", "2", "--output", str(run_dir), env=_env())
+    session.run("rec", "train", "rating", "--epochs", "3", "--resume", str(run_dir), env=_env())
+    session.run("rec", "runs", "show", str(run_dir))
     session.run("rec", "--version")
-    session.log("smoke: installed wheels, plugin discovered, commands run")
+    session.log("smoke: installed wheels, plugins discovered, a third-party trainer trained and resumed")
+
+
+@nox.session
+def providers(session: nox.Session) -> None:
+    """Regenerate rec-core's providers.json (install hints) from what the rec packages register."""
+    session.install(TORCH, *[str(p) for p in PACKAGES])
+    target = PACKAGES[0] / "src" / "rec_core" / "providers.json"  # the source tree, not the installed copy
+    session.run(
+        "python", "-c",
+        "from rec_core.plugins import make_plugin_manager; from rec_core.providers import write_providers_file; "
+        f"print(write_providers_file(make_plugin_manager(), {str(target)!r}))",
+    )
 
 
 @nox.session

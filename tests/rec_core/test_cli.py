@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from rec_core.cli import build_app
 
 from . import plugin_sources as src
+from .cli_checks import installed
 
 runner = CliRunner()
 
@@ -108,20 +108,12 @@ def test_unknown_task_suggests_and_names_the_package(widget_app):
     assert result.exit_code == 1
     assert "unknown trainer 'widgte'; did you mean 'widget'?" in result.output
     result = runner.invoke(app, ["train", "ctr"])  # not loaded here: the widget plugin alone is allowed
-    if _installed("rec-trainers"):  # installed, but REC_LOAD_PLUGINS leaves it out: say so, not "pip install"
+    if installed("rec-trainers"):  # installed, but REC_LOAD_PLUGINS leaves it out: say so, not "pip install"
         assert "'ctr' is provided by rec-trainers, which is installed but switched off: plugin 'trainers' is " \
                "not in REC_LOAD_PLUGINS" in result.output
         assert "pip install" not in result.output
     else:
         assert "'ctr' is provided by rec-trainers: pip install rec-trainers" in result.output
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def test_bad_config_file_is_named(widget_app, tmp_path):

@@ -36,7 +36,6 @@ class TinyNet(nn.Module):
 class TinyTrainer(BaseTrainer):
     """Fit a tiny classifier (test plugin)."""
 
-    name = "tiny"
     config_defaults = {"max_epochs": 3, "batch_size": 16, "learning_rate": 0.05, "monitor": "val/loss",
                        "progress_bar": False}
 

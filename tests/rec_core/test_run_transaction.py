@@ -13,37 +13,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from rec_core.cli import build_app
 from rec_core.config import read_toml
 from rec_core.errors import CheckpointError, ConfigError, RecError
 from rec_core.runfolder import RunFolder
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "rec-toy-trainer" / "src"
-runner = CliRunner()
+from .cli_checks import fails_with, install_toy_trainer, runner, snapshot
 
 
 @pytest.fixture
 def toy(rec_plugin_site):
-    modules = {str(path.relative_to(FIXTURE)): path.read_text() for path in FIXTURE.rglob("*.py")}
-    rec_plugin_site.install("rec-toy-trainer", entry_points={"rec": {"toy": "rec_toy.plugin"}}, modules=modules)
+    install_toy_trainer(rec_plugin_site)
     pm = rec_plugin_site.plugin_manager()
     return build_app(pm), pm
-
-
-def snapshot(root: Path) -> dict[Path, bytes]:
-    """Return every file under ``root`` with its bytes."""
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def fails_with(app, args: list[str], message: str) -> str:
-    """Run ``rec ARGS``; assert one red line containing ``message`` and exit code 1."""
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
 
 
 @pytest.fixture

@@ -9,25 +9,21 @@ model and a data set, and nothing else: the run folder, resume, ``rec plugins`` 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from rec_core.cli import build_app
 from rec_core.loggers import read_metrics_jsonl
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "rec-toy-trainer" / "src"
-runner = CliRunner()
+from .cli_checks import install_toy_trainer, runner
 
 
 @pytest.fixture
 def toy_app(rec_plugin_site):
-    modules = {str(path.relative_to(FIXTURE)): path.read_text() for path in FIXTURE.rglob("*.py")}
-    rec_plugin_site.install("rec-toy-trainer", entry_points={"rec": {"toy": "rec_toy.plugin"}}, modules=modules)
+    install_toy_trainer(rec_plugin_site)
     return build_app(rec_plugin_site.plugin_manager())
 
 

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from rec_core.cli import build_app
 from rec_core.datasets import load_table
@@ -20,7 +19,7 @@ from rec_core.errors import ConfigError, DataError, UnknownNameError
 from rec_core.plugins import DISABLE_ENV, make_plugin_manager
 from rec_core.run import TrainRequest
 
-runner = CliRunner()
+from ..rec_core.cli_checks import fails_with, runner, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +41,6 @@ def criteo_csv(tmp_path) -> Path:
     if not source.is_file():
         pytest.skip(f"needs the shared real data sets: set REC_DATA_DIR (looked for {source})")
     return Path(shutil.copy(source, tmp_path / "clicks.csv"))
-
-
-def snapshot(root: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def fails_with(app, args: list[str], message: str) -> str:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -15,7 +15,7 @@ from rec_core.errors import ConfigError
 if TYPE_CHECKING:
     from rec_core.trainer import BaseTrainer
 
-__all__ = ["Evaluator", "evaluation_mode", "loader_length", "require_methods"]
+__all__ = ["Evaluator", "evaluation_batches", "evaluation_mode", "loader_length", "require_methods"]
 
 
 class Evaluator(ABC):
@@ -55,6 +55,25 @@ def evaluation_mode(model: nn.Module) -> Iterator[None]:
             yield
     finally:
         model.train(was_training)
+
+
+def evaluation_batches(trainer: BaseTrainer, data: Any, description: str) -> Iterator[Any]:
+    """Yield ``data``'s batches on the trainer's device, model in eval mode, with a progress bar.
+
+    The progress bar advances by each batch's size once the caller is done with it.
+    """
+    from rec_core.data import batch_size_of
+
+    progress = trainer._progress
+    progress.start(description, loader_length(data))
+    try:
+        with evaluation_mode(trainer.model):
+            for batch in data:
+                batch = trainer.transfer_batch(batch)
+                yield batch
+                progress.advance(batch_size_of(batch))
+    finally:
+        progress.stop()
 
 
 def require_methods(trainer: Any, evaluator: str, *names: str) -> None:

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rec_core.data import batch_size_of
-from rec_core.evaluation.base import Evaluator, evaluation_mode, loader_length
+from rec_core.evaluation.base import Evaluator, evaluation_batches
 
 if TYPE_CHECKING:
     from rec_core.trainer import BaseTrainer
@@ -27,19 +26,11 @@ class BatchEvaluator(Evaluator):
     def evaluate(self, trainer: BaseTrainer, data: Any, *, description: str = "eval") -> dict[str, float]:
         """Run ``validation_step`` over ``data`` and return ``trainer.compute_metrics`` of it all."""
         outputs: dict[str, list[torch.Tensor]] = {}
-        progress = trainer._progress
-        progress.start(description, loader_length(data))
-        try:
-            with evaluation_mode(trainer.model):
-                for batch in data:
-                    batch = trainer.transfer_batch(batch)
-                    with trainer.precision.autocast():
-                        out = trainer.validation_step(batch)
-                    for key, value in out.items():
-                        outputs.setdefault(key, []).append(_as_rows(value))
-                    progress.advance(batch_size_of(batch))
-        finally:
-            progress.stop()
+        for batch in evaluation_batches(trainer, data, description):
+            with torch.no_grad(), trainer.precision.autocast():
+                out = trainer.validation_step(batch)
+            for key, value in out.items():
+                outputs.setdefault(key, []).append(_as_rows(value))
         with torch.no_grad():
             return trainer.compute_metrics(trainer.dist.gather_outputs(outputs))
 

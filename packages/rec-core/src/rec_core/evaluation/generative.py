@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rec_core.errors import ConfigError, DataError
-from rec_core.evaluation.base import Evaluator, evaluation_mode, loader_length, require_methods
+from rec_core.evaluation.base import Evaluator, evaluation_batches, require_methods
 from rec_core.metrics.names import ranking_metric_names
 from rec_core.metrics.ranking import _check_ks, ranked_list_metrics
 
@@ -54,20 +54,12 @@ class GenerativeEvaluator(Evaluator):
         require_methods(trainer, type(self).__name__, "generate", "generation_targets")
         names, k = self.metric_names(), max(self.ks)
         sums = torch.zeros(len(names) + 1, dtype=torch.float64, device=trainer.device)  # the last one counts rows
-        progress = trainer._progress
-        progress.start(description, loader_length(data))
-        try:
-            with evaluation_mode(trainer.model):
-                for batch in data:
-                    batch = trainer.transfer_batch(batch)
-                    with trainer.precision.autocast():
-                        ranked = trainer.generate(batch, k)
-                    per_row = ranked_list_metrics(ranked, trainer.generation_targets(batch), self.ks, reduction="none")
-                    sums[:-1] += torch.stack([per_row[name].sum() for name in names]).to(sums.device)
-                    sums[-1] += len(ranked)
-                    progress.advance(len(ranked))
-        finally:
-            progress.stop()
+        for batch in evaluation_batches(trainer, data, description):
+            with torch.no_grad(), trainer.precision.autocast():
+                ranked = trainer.generate(batch, k)
+            per_row = ranked_list_metrics(ranked, trainer.generation_targets(batch), self.ks, reduction="none")
+            sums[:-1] += torch.stack([per_row[name].sum() for name in names]).to(sums.device)
+            sums[-1] += len(ranked)
         totals = trainer.dist.all_reduce_sum(sums).cpu()
         if totals[-1] == 0:
             raise DataError("GenerativeEvaluator: the evaluation data held no rows")

@@ -56,7 +56,6 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             ``scheduler_params``, ``device``, ``gpus``, ``model_path``, ``model_logger``).
     """
 
-    name: ClassVar[str] = ""
     config_class: ClassVar[type[TrainingConfig]] = TrainingConfig
     config_defaults: ClassVar[dict[str, Any]] = {}
 
