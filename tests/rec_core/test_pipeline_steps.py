@@ -92,9 +92,17 @@ class EpochFile(Callback):
         (pathlib.Path(trainer.config.log_dir) / self.filename).write_text(str(self.seen))
 
 
+class BareTrainer(PairTrainer):
+    """A trainer without a default model or data set."""
+
+    default_model = None
+    default_data = None
+
+
 @hookimpl
 def rec_register_trainers(register):
     register("pair", PairTrainer)
+    register("bare", BareTrainer)
 
 
 @hookimpl
@@ -175,3 +183,12 @@ def test_several_targets_reach_the_loader_and_the_run_record(app, tmp_path):
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["data"] == "pairs" and summary["model"] == "twohead"
     assert json.loads((out / "model.json").read_text())["targets"] == {"a": "regression", "b": "regression"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "trainer 'bare' has no default data set; choose one with --data NAME|FILE"),
+    (["--data", "pairs"], "data set 'pairs' is for task 'pair', not bare"),
+])
+def test_a_trainer_without_defaults_says_what_to_choose(app, tmp_path, args, message):
+    result = runner.invoke(app, ["train", "bare", *args, "--output", str(tmp_path / "run")])
+    assert result.exit_code == 1 and message in result.output, result.output

@@ -227,14 +227,15 @@ class RequestStepsMixin:
     # -- helpers --------------------------------------------------------------------------------------------
     @classmethod
     def _default_entry(cls, request: TrainRequest, kind: str, name: str | None, flag: str) -> Registration:
-        if name is None:
-            raise RecError(f"trainer '{request.task}' has no default {kind[:-1]}; choose one with {flag}")
         pm = request.plugin_manager
         if pm is None:
             from rec_core.plugins import make_plugin_manager
 
             pm = make_plugin_manager()
-        return pm.registry(kind).get(name, task=request.task)
+        registry = pm.registry(kind)
+        if name is None:
+            raise RecError(f"trainer '{request.task}' has no default {registry.kind.singular}; choose one with {flag}")
+        return registry.get(name, task=request.task)
 
 
 def _make_model(entry: Registration, params: dict[str, Any], features: list[Any], context: str) -> Any:
