@@ -28,14 +28,14 @@ MODELS = ("deepfm", "dcnv2", "widedeep")
 def run_once(model_name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """Train one model with one seed; return its test metrics and time."""
     from rec_core.data import ColumnarLoader
+    from rec_core.plugins import make_plugin_manager
     from rec_core.reproducibility import seed_everything
     from rec_trainers import CTRTrainer
     from rec_trainers.datasets import FRAPPE
-    from rec_trainers.models.ranking import RANKING_MODELS
 
     data = FRAPPE.load(seed=args.split_seed, embed_dim=args.embed_dim)
     seed_everything(seed)
-    model_cls = {cls.name: cls for cls in RANKING_MODELS}[model_name]
+    model_cls = make_plugin_manager().registry("models").get(model_name, task="ctr").load()
     mlp = {"dims": [400, 400, 400], "dropout": args.dropout, "batch_norm": True}
     model = model_cls.from_features(data.features, mlp_params=mlp)
     with tempfile.TemporaryDirectory() as checkpoints:

@@ -134,7 +134,9 @@ def test_ctrl_c_saves_and_exits_130(tiny_site, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tiny_site.path), "REC_LOAD_PLUGINS": "tiny"}
     command = [sys.executable, "-m", "rec_core", "train", "tiny", "--epochs", "400", "--set", "data.rows=20000",
                "--output", str(out)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A runner started in the background (SIGINT ignored) must not pass that on: Python keeps an ignored SIGINT.
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 90
         while not (out / "checkpoints" / "last.ckpt").exists():
