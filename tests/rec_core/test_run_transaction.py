@@ -179,3 +179,37 @@ def test_predict_output_below_a_regular_file(toy, tmp_path):
     fails_with(app, ["predict", str(out), "--data", str(tmp_path / "r.csv"), "--output", str(blocker / "p.csv")],
                f"cannot write {blocker / 'p.csv'}")
     assert snapshot(tmp_path) == before
+
+
+FAILING_LOGGER = '''
+from rec_core import RecError, hookimpl
+from rec_core.loggers import BaseLogger
+
+
+class Unreachable(BaseLogger):
+    def __init__(self, project="x"):
+        raise RecError("logger 'unreachable' could not start: server not reachable")
+
+
+@hookimpl
+def rec_register_loggers(register):
+    register("unreachable", Unreachable)
+'''
+
+
+def test_a_logger_that_cannot_start_leaves_no_run_and_no_changed_record(rec_plugin_site, tmp_path):
+    install_toy_trainer(rec_plugin_site)
+    rec_plugin_site.install("rec-unreachable", entry_points={"rec": {"unreachable": "unreachable_plugin"}},
+                            modules={"unreachable_plugin.py": FAILING_LOGGER})
+    app = build_app(rec_plugin_site.plugin_manager())
+    out = tmp_path / "run"
+    fails_with(app, ["train", "rating", "--logger", "unreachable", "--output", str(out)], "server not reachable")
+    assert not out.exists()  # the record written just before the loggers start is rolled back
+    fails_with(app, ["train", "rating", "--logger", "unreachable", "--set", "logger.unreachable.colour=red",
+                     "--output", str(out)], "logger 'unreachable': bad options {'colour': 'red'}")
+    assert not out.exists()  # bad logger options are found before anything is written
+    assert runner.invoke(app, ["train", "rating", "--epochs", "1", "--output", str(out)]).exit_code == 0
+    before = snapshot(out)
+    fails_with(app, ["train", "rating", "--epochs", "2", "--logger", "unreachable", "--resume", str(out)],
+               "server not reachable")
+    assert snapshot(out) == before
