@@ -244,15 +244,20 @@ def _with_trainer_options(train: Any, options: Any) -> Any:
     """Add a trainer's own flags (registered as ``options=[...]``) to its command.
 
     Each option is a dict: ``flag`` ("--label"), ``target`` (a ``--set`` key such as
-    "data.label"), ``help``, and ``list`` (True: split "a,b" into a list).
+    "data.label"), ``help``, ``list`` (True: split "a,b" into a list) and ``multiple``
+    (True: the flag may be repeated, ``--label click --label buy``; values are collected
+    into a list, commas split too).
     """
     options = list(options)
     signature = inspect.signature(train, eval_str=True)
     base = [p for p in signature.parameters.values() if p.name != "trainer_options"]
     names = {f"opt_{o['flag'].lstrip('-').replace('-', '_')}": o for o in options}
     extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
-                          default=typer.Option(None, option["flag"], help=option.get("help", "")))
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY,
+            annotation=list[str] if option.get("multiple") else str | None,
+            default=typer.Option([] if option.get("multiple") else None, option["flag"], help=option.get("help", "")),
+        )
         for name, option in names.items()
     ]
 
@@ -260,7 +265,10 @@ def _with_trainer_options(train: Any, options: Any) -> Any:
         chosen = {}
         for name, option in names.items():
             value = values.pop(name)
-            if value is not None:
+            if option.get("multiple"):
+                if value:
+                    chosen[option["target"]] = [v.strip() for item in value for v in item.split(",") if v.strip()]
+            elif value is not None:
                 chosen[option["target"]] = [v.strip() for v in value.split(",") if v.strip()] if option.get(
                     "list") else parse_value(value)
         train(**values, trainer_options=chosen)

@@ -177,6 +177,19 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         """Return the shared-layer parameters a loss weighter may act on (default: all)."""
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def last_shared_parameters(self) -> list[nn.Parameter]:
+        """Return the parameters of the last shared layer (GradNorm's ``W``; default: :meth:`shared_parameters`)."""
+        return self.shared_parameters()
+
+    def _weighter_parameters(self) -> list[nn.Parameter]:
+        scope = getattr(self.loss_weighter, "parameter_scope", "shared")
+        if scope == "last_shared":
+            return self.last_shared_parameters()
+        if scope != "shared":
+            raise ConfigError(f"{type(self.loss_weighter).__name__}.parameter_scope must be 'shared' or "
+                              f"'last_shared', got {scope!r}")
+        return self.shared_parameters()
+
     # -- the steps subclasses implement ---------------------------------------------------
     def training_step(self, batch: Any) -> torch.Tensor | dict[str, torch.Tensor]:
         """Return the loss of ``batch`` (or a dict of task losses). Subclasses implement it."""
@@ -321,7 +334,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             retain = bool(self.loss_weighter is not None and self.loss_weighter.retain_graph)
             self.precision.backward(loss * scale if scale != 1.0 else loss, retain_graph=retain)
             if self.loss_weighter is not None and parts is not None:
-                self.loss_weighter.after_backward(parts, self.shared_parameters())
+                self.loss_weighter.after_backward(parts, self._weighter_parameters())
         self._pending_grads = True
         return loss.detach()
 
