@@ -491,3 +491,13 @@ def test_get_metric_mrr_has_no_cut_off() -> None:
     scores = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.9]])
     assert get_metric("val/mrr")(scores, torch.tensor([0])) == pytest.approx(1 / 5)
     assert get_metric("mrr@4")(scores, torch.tensor([0])) == 0.0
+
+
+def test_per_task_metric_names_go_the_way_of_their_metric() -> None:
+    from rec_core.metrics.names import is_higher_better, monitor_mode
+
+    assert is_higher_better("val/task_1_auc") and is_higher_better("val/click_recall@10")
+    assert not is_higher_better("val/task_0_logloss") and not is_higher_better("test/task_2_mse")
+    assert monitor_mode("val/income_auc") == "max"
+    with pytest.raises(ConfigError, match="set mode="):
+        monitor_mode("val/task_0_score")  # a score could be an AUC or an MSE: the trainer must say

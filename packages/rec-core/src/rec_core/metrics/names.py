@@ -6,8 +6,9 @@ a run folder never pulls in the tensor library.
 
 Known names: ``auc``, ``accuracy``, ``recall@K``, ``ndcg@K``, ``hit@K`` / ``hitrate@K``,
 ``mrr@K`` and ``mrr`` improve upwards; ``logloss`` / ``log_loss``, ``mse``, ``rmse``,
-``mae`` and any name ending in ``loss`` (``loss``, ``bce_loss``) improve downwards. Case
-and a ``split/`` prefix (``val/``, ``test/``) are ignored.
+``mae`` and any name ending in ``loss`` (``loss``, ``bce_loss``) improve downwards. A
+per-task name ``<prefix>_<metric>`` (``task_1_auc``, ``click_mse``) goes the way of its
+metric. Case and a ``split/`` prefix (``val/``, ``test/``) are ignored.
 
 Example:
     >>> is_higher_better("val/ndcg@10"), is_higher_better("train/loss")
@@ -63,13 +64,32 @@ def ranking_metric_names(ks: Iterable[int]) -> list[str]:
     return [f"{metric}@{k}" for metric in _RANKING_ORDER for k in ks] + ["mrr"]
 
 
-def is_known_metric(name: str) -> bool:
-    """Return whether rec knows the direction of metric ``name``."""
-    base = base_name(name)
+def _known(base: str) -> bool:
     if base.endswith("loss") or base in LOWER_IS_BETTER or base in _HIGHER_IS_BETTER:
         return True
     match = _AT_K_NAME.match(base)
     return bool(match) and match.group(1) in AT_K_METRICS
+
+
+def _metric_part(base: str) -> str | None:
+    """Return the known metric ``base`` names: itself, or the known suffix of ``<prefix>_<metric>``.
+
+    ``task_1_auc`` is an AUC and ``click_logloss`` a log loss (per-task metrics of multi-task
+    training); ``task_0_score`` is not a known metric.
+    """
+    if _known(base):
+        return base
+    parts = base.split("_")
+    for start in range(1, len(parts)):
+        suffix = "_".join(parts[start:])
+        if _known(suffix):
+            return suffix
+    return None
+
+
+def is_known_metric(name: str) -> bool:
+    """Return whether rec knows the direction of metric ``name`` (also ``<prefix>_<known metric>``)."""
+    return _metric_part(base_name(name)) is not None
 
 
 def is_higher_better(name: str, *, default: bool | None = None) -> bool:
@@ -85,9 +105,9 @@ def is_higher_better(name: str, *, default: bool | None = None) -> bool:
     Raises:
         UnknownNameError: If the name is unknown and no ``default`` is given.
     """
-    base = base_name(name)
-    if is_known_metric(base):
-        return not (base.endswith("loss") or base in LOWER_IS_BETTER)
+    metric = _metric_part(base_name(name))
+    if metric is not None:
+        return not (metric.endswith("loss") or metric in LOWER_IS_BETTER)
     if default is not None:
         return default
     raise UnknownNameError(unknown_metric_message(name))

@@ -22,13 +22,13 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
-from rec_trainers.trainers._regularization import Regularization
+from rec_trainers.trainers._regularization import Regularization, RegularizationSettings, rechub_overrides
 
 __all__ = ["CTRConfig", "CTRTrainer"]
 
 
 @dataclass
-class CTRConfig(TrainingConfig):
+class CTRConfig(TrainingConfig, RegularizationSettings):
     """:class:`TrainingConfig` plus the CTR trainer's own settings.
 
     Attributes:
@@ -47,10 +47,6 @@ class CTRConfig(TrainingConfig):
             own sigmoid, as in torch-rechub).
     """
 
-    embedding_l1: float = 0.0
-    embedding_l2: float = 0.0
-    dense_l1: float = 0.0
-    dense_l2: float = 0.0
     sparse_embeddings: Union[bool, None] = None
     sparse_min_rows: int = 10_000
     loss_mode: bool = True
@@ -126,20 +122,11 @@ class CTRTrainer(BaseTrainer):
         model_logger: Any = None,
         **kwargs: Any,
     ) -> None:
-        rechub = {
-            "optimizer_fn": optimizer_fn,
-            "optimizer_params": optimizer_params,
-            "scheduler_fn": scheduler_fn,
-            "scheduler_params": scheduler_params,
-            "n_epoch": n_epoch,
-            "earlystop_patience": earlystop_patience,
-            "device": device,
-            "gpus": gpus,
-            "loss_mode": loss_mode,
-            "model_path": model_path,
-            **(regularization_params or {}),
-        }
-        overrides = {k: v for k, v in rechub.items() if v is not None}
+        overrides = rechub_overrides(
+            regularization_params, optimizer_fn=optimizer_fn, optimizer_params=optimizer_params,
+            scheduler_fn=scheduler_fn, scheduler_params=scheduler_params, n_epoch=n_epoch,
+            earlystop_patience=earlystop_patience, device=device, gpus=gpus, loss_mode=loss_mode, model_path=model_path,
+        )
         if model_logger is not None:
             kwargs.setdefault("loggers", model_logger)
         super().__init__(model, **{**overrides, **kwargs})
