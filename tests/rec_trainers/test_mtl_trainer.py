@@ -1,0 +1,143 @@
+"""MTLTrainer: torch-rechub's API on the engine, per-task losses, metrics, weights and early stopping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rec_core.data import ColumnarLoader
+from rec_core.errors import ConfigError
+from rec_core.loggers import BaseLogger
+from rec_trainers.trainers.mtl import MTLTrainer
+
+
+class TwoTask(nn.Module):
+    """A shared bottom and one linear head per task (the shape of SharedBottom)."""
+
+    def __init__(self, task_types=("classification", "classification"), n_inputs: int = 4) -> None:
+        super().__init__()
+        self.task_types = list(task_types)
+        self.bottom = nn.Sequential(nn.Linear(n_inputs, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU())
+        self.heads = nn.ModuleList(nn.Linear(8, 1) for _ in self.task_types)
+
+    def forward(self, x):
+        hidden = self.bottom(x["f"])
+        return torch.cat([head(hidden) for head in self.heads], dim=1)
+
+    def shared_parameters(self):
+        return list(self.bottom.parameters())
+
+    def last_shared_parameters(self):
+        return list(self.bottom[2].parameters())
+
+
+class ListLogger(BaseLogger):
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def log_metrics(self, metrics, step=None):
+        self.rows.append(dict(metrics))
+
+
+def two_task_data(n: int, seed: int, regression_second: bool = False):
+    """Return features and (n, 2) targets: task 0 a click rule, task 1 a click or a value from other features."""
+    gen = torch.Generator().manual_seed(seed)
+    f = torch.randn(n, 4, generator=gen)
+    first = (f[:, 0] + 0.5 * f[:, 1] > 0).float()
+    second = f[:, 2] - f[:, 3] if regression_second else (f[:, 2] - f[:, 3] > 0).float()
+    return {"f": f}, torch.stack([first, second], dim=1)
+
+
+def loaders(regression_second: bool = False):
+    x, y = two_task_data(1200, 0, regression_second)
+    train = ColumnarLoader({"f": x["f"][:1000]}, y[:1000], batch_size=100, shuffle=True, seed=1)
+    val = ColumnarLoader({"f": x["f"][1000:]}, y[1000:], batch_size=500)
+    return train, val
+
+
+def make(tmp_path, model=None, **kwargs):
+    torch.manual_seed(0)
+    settings = {"optimizer_params": {"lr": 0.01}, "n_epoch": 3, "device": "cpu", "model_path": str(tmp_path),
+                "progress_bar": False}
+    return MTLTrainer(model or TwoTask(), kwargs.pop("task_types", ["classification", "classification"]),
+                      **{**settings, **kwargs})
+
+
+def test_fit_logs_the_seed_names_and_learns_both_tasks(tmp_path):
+    logger = ListLogger()
+    trainer = make(tmp_path, model_logger=logger)
+    train, val = loaders()
+    best_score, best = trainer.fit(train, val)
+    assert trainer.monitor == "val/task_0_score" and trainer.config.mode == "max"
+    epochs = [row for row in logger.rows if "epoch" in row]
+    assert len(epochs) == 3
+    for key in ("train/task_0_loss", "train/task_1_loss", "loss_weight/task_0", "loss_weight/task_1",
+                "learning_rate", "val/task_0_score", "val/task_1_score", "val/task_0_auc", "val/task_1_logloss"):
+        assert key in epochs[-1], key
+    assert best["val/task_0_auc"] > 0.9 and best["val/task_1_auc"] > 0.9
+    assert best_score == best["val/task_0_score"]
+    assert (tmp_path / "model_base_0.pth").is_file()  # torch-rechub's file name for the best weights
+
+
+def test_torch_rechub_evaluate_and_predict_forms(tmp_path):
+    trainer = make(tmp_path)
+    train, val = loaders()
+    trainer.fit(train, val, mode="uwl", seed=3)
+    scores = trainer.evaluate(trainer.model, val)
+    assert isinstance(scores, list) and len(scores) == 2 and all(0.5 < s <= 1 for s in scores)
+    assert trainer.evaluate(val)["task_0_score"] == pytest.approx(scores[0])  # RecBole form
+    x, _ = two_task_data(7, 5)
+    rows = trainer.predict(trainer.model, ColumnarLoader(x, batch_size=4))
+    assert len(rows) == 7 and all(len(row) == 2 and all(0 <= p <= 1 for p in row) for row in rows)
+    assert (tmp_path / "model_uwl_3.pth").is_file()
+
+
+def test_regression_task_is_scored_by_mse_and_early_stopping_follows_its_task(tmp_path):
+    trainer = make(tmp_path, model=TwoTask(("classification", "regression")),
+                   task_types=["classification", "regression"], earlystop_taskid=1)
+    assert trainer.monitor == "val/task_1_score" and trainer.config.mode == "min"
+    train, val = loaders(regression_second=True)
+    _, best = trainer.fit(train, val)
+    assert set(best) == {"val/task_0_score", "val/task_0_auc", "val/task_0_logloss", "val/task_1_score",
+                         "val/task_1_mse"}
+    assert best["val/task_1_mse"] == best["val/task_1_score"] < 1.0  # the target's variance is 2
+
+
+def test_early_stopping_restores_the_best_weights_of_the_chosen_task(tmp_path):
+    trainer = make(tmp_path, n_epoch=8, earlystop_patience=1, earlystop_taskid=1)
+    train, val = loaders()
+    best_score, _ = trainer.fit(train, val)
+    assert trainer.evaluate(val)["task_1_score"] == pytest.approx(best_score)
+
+
+def test_weighter_gets_the_models_declared_shared_layers(tmp_path):
+    model = TwoTask()
+    trainer = make(tmp_path, model=model)
+    assert trainer.shared_parameters() == list(model.bottom.parameters())
+    assert trainer.last_shared_parameters() == list(model.bottom[2].parameters())
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"task_types": ["classification", "ranking"]}, "unknown task type 'ranking'"),
+    ({"earlystop_taskid": 2}, "earlystop_taskid 2 is out of range: the model has 2 tasks"),
+])
+def test_bad_settings_are_one_line_config_errors(tmp_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        make(tmp_path, **kwargs)
+
+
+def test_a_model_with_fewer_outputs_than_tasks_is_named(tmp_path):
+    trainer = make(tmp_path, model=TwoTask(("classification",)), task_types=["classification", "classification"])
+    train, val = loaders()
+    with pytest.raises(ConfigError, match="TwoTask returned 1 outputs for 2 tasks"):
+        trainer.fit(train, val)
+
+
+def test_task_outputs_are_independent_of_batch_composition(tmp_path):
+    trainer = make(tmp_path)
+    x, _ = two_task_data(10, 9)
+    full = np.array(trainer.predict(trainer.model, ColumnarLoader(x, batch_size=10)))
+    split = np.array(trainer.predict(trainer.model, ColumnarLoader(x, batch_size=3)))
+    np.testing.assert_allclose(full, split, rtol=1e-6)
