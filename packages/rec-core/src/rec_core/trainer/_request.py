@@ -153,7 +153,8 @@ class RequestStepsMixin:
         weighter = None
         if request.weighter is not None:
             entry, options = request.weighter
-            weighter = _instantiate(entry, "loss weighter", options, cls.loss_parts(data))
+            known = {k: v for k, v in cls.weighter_context(data).items() if _accepts(entry.load(), k)}
+            weighter = _instantiate(entry, "loss weighter", {**known, **options}, cls.loss_parts(data))
         callbacks = [_instantiate(entry, "callback", options) for entry, options in request.callbacks]
         return cls(model, config=config, loggers=loggers, callbacks=callbacks, loss_weighter=weighter)  # type: ignore[call-arg]
 
@@ -165,6 +166,14 @@ class RequestStepsMixin:
         (e.g. reconstruction and commitment losses) overrides this.
         """
         return data.target_names or ["loss"]
+
+    @classmethod
+    def weighter_context(cls, data: TaskData) -> dict[str, Any]:
+        """Return keyword arguments a ``--weighter`` gets when its constructor takes them (default none).
+
+        A multi-task trainer passes e.g. ``task_types``; the user's ``[weighter]`` options win.
+        """
+        return {}
 
     def make_loaders(self, data: TaskData) -> dict[str, Any]:
         """Return a :class:`~rec_core.data.ColumnarLoader` per split (the training one shuffled)."""
@@ -258,6 +267,17 @@ def _instantiate(entry: Registration, kind: str, options: dict[str, Any], *args:
         raise ConfigError(f"{kind} '{entry.name}': {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{kind} '{entry.name}': bad options {options}: {exc}") from exc
+
+
+def _accepts(factory: Any, keyword: str) -> bool:
+    """Return whether calling ``factory`` accepts the keyword argument ``keyword``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _option_hint(request: TrainRequest, target: str) -> str:

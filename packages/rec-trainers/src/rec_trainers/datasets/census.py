@@ -72,18 +72,19 @@ NOT_INPUTS = ("marital_status", "instance_weight", "label")
 SPARSE = tuple(name for name in COLUMNS if name not in DENSE and name not in NOT_INPUTS)
 TARGETS = ("income", "marital")
 INCOME_POSITIVE = "50000+."
+LABELS = ("- 50000.", INCOME_POSITIVE)
 MARITAL_POSITIVE = "Never married"
 
 
 def _read_rows(path: Path) -> pd.DataFrame:
-    """Read the file, every value kept as written ("NA" and "?" are categories here, not missing values).
+    """Read the file, values kept as written ("NA" and "?" are categories here, not missing values).
 
     Raises:
         DataError: If the file cannot be read or has not 42 columns.
     """
     import pandas as pd
 
-    dtypes = {name: "float64" if name in (*DENSE, "instance_weight") else "str" for name in COLUMNS}
+    dtypes = dict.fromkeys(DENSE, "float64")  # the others as pandas reads them: integer codes stay numbers
     try:
         rows = pd.read_csv(
             path, header=None, names=list(COLUMNS), dtype=dtypes, skipinitialspace=True,
@@ -91,13 +92,15 @@ def _read_rows(path: Path) -> pd.DataFrame:
         )  # fmt: skip
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read {path} as the census-income file: {str(exc).splitlines()[0]}") from None
-    if len(rows) == 0 or rows.iloc[:, -1].eq("").any():
-        raise DataError(f"{path} is not the census-income file: expected {len(COLUMNS)} columns in every row")
+    bad = ~rows["label"].isin(LABELS)
+    if len(rows) == 0 or bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1 if len(rows) else 0
+        raise DataError(f"{path} is not the census-income file: row {row} has no income label in column 42")
     return rows
 
 
-def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> dict[str, np.ndarray]:
-    """Return the encoded columns and the targets of the census file at ``path``, in file order.
+def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Return the encoded columns and targets of the census file at ``path`` (in file order), and the vocabulary sizes.
 
     The vocabularies and the dense statistics are fitted on the training rows of
     :func:`~rec_core.datasets.splits.split_indices` ``(rows, split, seed)``.
@@ -111,10 +114,11 @@ def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> dict[str
     rows = _read_rows(path)
     train = np.sort(split_indices(len(rows), split, seed)[0])
     out: dict[str, np.ndarray] = {}
+    sizes: dict[str, int] = {}
     for name in SPARSE:
         values = rows[name].to_numpy()
         _, encoder = encode_ids(values[train])
-        out[name] = encoder.encode(values)
+        out[name], sizes[name] = encoder.encode(values), encoder.vocab_size
     for name in DENSE:
         values = rows[name].to_numpy(dtype=np.float64)
         if name in AMOUNTS:
@@ -123,7 +127,7 @@ def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> dict[str
         out[name] = ((values - mean) / (std if std > 0 else 1.0)).astype(np.float32)
     out["income"] = (rows["label"] == INCOME_POSITIVE).to_numpy(dtype=np.float32)
     out["marital"] = (rows["marital_status"] == MARITAL_POSITIVE).to_numpy(dtype=np.float32)
-    return out
+    return out, sizes
 
 
 def _cache_stem(cache_dir: Path | None, seed: int, split: tuple[float, ...]) -> Path:
@@ -132,18 +136,30 @@ def _cache_stem(cache_dir: Path | None, seed: int, split: tuple[float, ...]) -> 
     return cache_root(cache_dir) / "census-income" / name
 
 
-def _cached_build(path: Path, stem: Path, *, seed: int, split: tuple[float, ...]) -> tuple[dict[str, np.ndarray], str]:
-    """Return the arrays from the cache (``"hit"``), or build and cache them (``"written"``, ``"off"`` if read-only)."""
+def _cached_build(
+    path: Path, stem: Path, *, seed: int, split: tuple[float, ...]
+) -> tuple[dict[str, np.ndarray], dict[str, int], str]:
+    """Return the arrays and vocabulary sizes from the cache (``"hit"``), or build and cache them.
+
+    The last item says what happened: ``"hit"``, ``"written"``, or ``"off"`` (the cache folder is read-only).
+    """
     expected = {"build_version": BUILD_VERSION, "seed": seed, "split": list(split),
                 "source_sha256": CENSUS_INCOME_SHA256}  # fmt: skip
     cached = read_cached_arrays(stem, expected)
-    if cached is not None and set(cached[0]) == {*SPARSE, *DENSE, *TARGETS}:
-        arrays = cached[0]
-        return {name: arrays[name].astype(np.int64) if name in SPARSE else arrays[name] for name in arrays}, "hit"
-    arrays = build_census(path, seed=seed, split=split)
-    stored = {name: values.astype(np.int32) if name in SPARSE else values for name, values in arrays.items()}
-    meta = {**expected, "source": CENSUS_INCOME_FILE, "rows": len(arrays["income"])}
-    return arrays, "written" if write_cached_arrays(stem, stored, meta) else "off"
+    if cached is not None:
+        arrays, meta = cached
+        try:
+            sizes = {name: int(meta["vocab_sizes"][name]) for name in SPARSE}
+            columns = {name: arrays[name].astype(np.int64) for name in SPARSE}
+            columns.update({name: arrays[name] for name in (*DENSE, *TARGETS)})
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry of another layout: rebuild
+        else:
+            return columns, sizes, "hit"
+    columns, sizes = build_census(path, seed=seed, split=split)
+    stored = {name: values.astype(np.int32) if name in SPARSE else values for name, values in columns.items()}
+    meta = {**expected, "source": CENSUS_INCOME_FILE, "rows": len(columns["income"]), "vocab_sizes": sizes}
+    return columns, sizes, "written" if write_cached_arrays(stem, stored, meta) else "off"
 
 
 class CensusIncomeDataset(TableDataset):
@@ -168,15 +184,12 @@ class CensusIncomeDataset(TableDataset):
         split_sizes(0, options["split"])  # ConfigError on bad fractions, before the file is read
         split = tuple(float(r) for r in options["split"])
         path = context.file(CENSUS_INCOME_FILE, CENSUS_INCOME_SHA256)
-        arrays, cache = _cached_build(path, _cache_stem(context.cache_dir, context.seed, split), seed=context.seed,
-                                      split=split)  # fmt: skip
-        columns = {name: arrays[name] for name in (*SPARSE, *DENSE)}
-        features: list[Any] = [
-            SparseFeature(name, int(columns[name].max()) + 1, context.embed_dim) for name in SPARSE
-        ]
+        stem = _cache_stem(context.cache_dir, context.seed, split)
+        arrays, sizes, cache = _cached_build(path, stem, seed=context.seed, split=split)
+        features: list[Any] = [SparseFeature(name, sizes[name], context.embed_dim) for name in SPARSE]
         features += [DenseFeature(name) for name in DENSE]
         return Table(
-            columns,
+            {name: arrays[name] for name in (*SPARSE, *DENSE)},
             {target: arrays[target] for target in TARGETS},
             features,
             source=str(path),

@@ -42,7 +42,7 @@ class AttentionTransfer(nn.Module):
     def forward(self, transferred: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
         """Return the merged representation ``z``."""
         u = torch.stack([transferred, own], dim=1)
-        return (self._weights(u).unsqueeze(-1).to(u.dtype) * self.value(u)).sum(dim=1)
+        return (self._weights(u).unsqueeze(-1) * self.value(u)).sum(dim=1)
 
     def _weights(self, u: torch.Tensor) -> torch.Tensor:
         scores = (self.query(u) * self.key(u)).sum(dim=-1) / math.sqrt(self.dim)

@@ -298,6 +298,11 @@ class MTLTrainer(BaseTrainer):
         return [f"task_{i}" for i in range(len(data.targets))]
 
     @classmethod
+    def weighter_context(cls, data: TaskData) -> dict[str, Any]:
+        """Give a ``--weighter`` the task types (UWL weighs classification and regression differently)."""
+        return {"task_types": task_types_of(data.targets)}
+
+    @classmethod
     def build_model(cls, entry: Registration, params: dict[str, Any], data: TaskData) -> nn.Module:
         """Build the model from the data's features and its targets' task types."""
         return _make(entry, params, data.features, task_types_of(data.targets), f"data set '{data.name}'")
