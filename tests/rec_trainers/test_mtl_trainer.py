@@ -141,3 +141,19 @@ def test_task_outputs_are_independent_of_batch_composition(tmp_path):
     full = np.array(trainer.predict(trainer.model, ColumnarLoader(x, batch_size=10)))
     split = np.array(trainer.predict(trainer.model, ColumnarLoader(x, batch_size=3)))
     np.testing.assert_allclose(full, split, rtol=1e-6)
+
+
+def test_only_the_tasks_a_model_trains_get_a_loss(tmp_path):
+    model = TwoTask()
+    model.trained_tasks = (1,)  # as ESMM trains CTR and CTCVR but not its CVR output
+    logger = ListLogger()
+    trainer = make(tmp_path, model=model, model_logger=logger, n_epoch=1)
+    assert trainer.loss_names == ["task_1"]
+    train, val = loaders()
+    _, best = trainer.fit(train, val)
+    (epoch,) = [row for row in logger.rows if "epoch" in row]
+    assert "train/task_1_loss" in epoch and "train/task_0_loss" not in epoch
+    assert {"val/task_0_auc", "val/task_1_auc"} <= set(best)  # every output is still evaluated
+    model.trained_tasks = (2,)
+    with pytest.raises(ConfigError, match=r"trained_tasks \[2\] must be task indices below 2"):
+        make(tmp_path, model=model)

@@ -154,12 +154,12 @@ class RequestStepsMixin:
         if request.weighter is not None:
             entry, options = request.weighter
             known = {k: v for k, v in cls.weighter_context(data).items() if _accepts(entry.load(), k)}
-            weighter = _instantiate(entry, "loss weighter", {**known, **options}, cls.loss_parts(data))
+            weighter = _instantiate(entry, "loss weighter", {**known, **options}, cls.loss_parts(data, model))
         callbacks = [_instantiate(entry, "callback", options) for entry, options in request.callbacks]
         return cls(model, config=config, loggers=loggers, callbacks=callbacks, loss_weighter=weighter)  # type: ignore[call-arg]
 
     @classmethod
-    def loss_parts(cls, data: TaskData) -> list[str]:
+    def loss_parts(cls, data: TaskData, model: nn.Module) -> list[str]:
         """Return the names of the loss parts ``training_step`` returns (default: one per target).
 
         A ``--weighter`` combines these parts; a trainer whose parts are not its targets

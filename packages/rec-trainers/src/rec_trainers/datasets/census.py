@@ -46,7 +46,17 @@ from rec_core.features import DenseFeature, SparseFeature
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CENSUS_INCOME", "CENSUS_INCOME_FILE", "COLUMNS", "DENSE", "SPARSE", "CensusIncomeDataset"]
+__all__ = [
+    "CENSUS_INCOME",
+    "CENSUS_INCOME_FILE",
+    "COLUMNS",
+    "DENSE",
+    "SPARSE",
+    "TARGETS",
+    "CensusIncomeDataset",
+    "build_census",
+    "read_census",
+]
 
 CENSUS_INCOME_FILE = "census-income-kdd/census-income.test.gz"
 CENSUS_INCOME_SHA256 = "5ac4cacd3ca9f1ecb10de1a0a41e4ac68fdc419e3fec190f5c0c6cc03b2ea659"
@@ -76,7 +86,7 @@ LABELS = ("- 50000.", INCOME_POSITIVE)
 MARITAL_POSITIVE = "Never married"
 
 
-def _read_rows(path: Path) -> pd.DataFrame:
+def read_census(path: Path) -> pd.DataFrame:
     """Read the file, values kept as written ("NA" and "?" are categories here, not missing values).
 
     Raises:
@@ -111,7 +121,7 @@ def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> tuple[di
     """
     from rec_core.datasets.ids import encode_ids
 
-    rows = _read_rows(path)
+    rows = read_census(path)
     train = np.sort(split_indices(len(rows), split, seed)[0])
     out: dict[str, np.ndarray] = {}
     sizes: dict[str, int] = {}

@@ -27,13 +27,12 @@ Every file's SHA-256 is checked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from rec_core.datasets.spec import LoadContext, Table, TableDataset
-from rec_core.datasets.splits import check_split_rows, split_indices
+from rec_core.datasets.splits import split_indices, split_sizes
 from rec_core.errors import ConfigError
 from rec_core.features import DenseFeature, SparseFeature
 
@@ -58,12 +57,13 @@ class RechubMTLSampleDataset(TableDataset):
 
     A subclass sets :attr:`files` (split -> (file, SHA-256); a split without a file is
     absent), :attr:`targets` (target name -> the file's column, in model output order),
-    :attr:`is_dense` and :attr:`ignored`; every other column is sparse.
+    :attr:`dense` and :attr:`ignored` columns; every other column is sparse. Features come
+    sparse first, then dense, each in file order.
     """
 
     files: ClassVar[dict[str, tuple[str, str]]] = {}
     targets: ClassVar[dict[str, str]] = {}
-    is_dense: ClassVar[Callable[[str], bool]]
+    dense: ClassVar[tuple[str, ...]] = ()
     ignored: ClassVar[tuple[str, ...]] = ()
 
     def build(self, options: dict[str, Any], context: LoadContext) -> Table:
@@ -79,15 +79,15 @@ class RechubMTLSampleDataset(TableDataset):
         paths = {split: context.file(relative, sha256) for split, (relative, sha256) in self.files.items()}
         frames = {split: read_table(path) for split, path in paths.items()}
         first = next(iter(frames.values()))
-        inputs = [name for name in first.columns if name not in self.targets.values() and name not in self.ignored]
+        not_sparse = {*self.targets.values(), *self.dense, *self.ignored}
+        sparse = [name for name in first.columns if name not in not_sparse]
+        dense = [name for name in first.columns if name in self.dense]
         for split, df in frames.items():
-            check_columns(df, [*self.targets.values(), *inputs], str(paths[split]))
+            check_columns(df, [*self.targets.values(), *self.dense, *sparse], str(paths[split]))
         targets = {
             target: np.concatenate([encode_labels(df, column, str(paths[split])) for split, df in frames.items()])
             for target, column in self.targets.items()
         }
-        dense = [name for name in inputs if type(self).is_dense(name)]
-        sparse = [name for name in inputs if name not in dense]
         columns: dict[str, np.ndarray] = {}
         sizes: dict[str, int] = {}
         for name in sparse:
@@ -131,15 +131,10 @@ class CensusIncomeSampleDataset(RechubMTLSampleDataset):
         test=("census_income_test_sample.csv", "ea9f29504ba9e6f6cf57b9db5e18556e305a3cde1bb02cbb2e7bab5f80f0a702"),
     )
     targets: ClassVar[dict[str, str]] = {"income": "income", "marital": "marital status"}
-    dense_columns: ClassVar[tuple[str, ...]] = (
+    dense: ClassVar[tuple[str, ...]] = (
         "age", "wage per hour", "capital gains", "capital losses", "divdends from stocks",
         "num persons worked for employer", "weeks worked in year",
     )  # fmt: skip  # the files' spelling
-
-    @staticmethod
-    def is_dense(name: str) -> bool:
-        """Whether a column is one of the 7 continuous census columns."""
-        return name in CensusIncomeSampleDataset.dense_columns
 
 
 class AliCcpSampleDataset(RechubMTLSampleDataset):
@@ -157,11 +152,7 @@ class AliCcpSampleDataset(RechubMTLSampleDataset):
         test=("ali_ccp_test_sample.csv", "9764a9b8e53b25f85c00e08a89f65ecfadab100cb0834161bd7ef671b7702a09"),
     )
     targets: ClassVar[dict[str, str]] = {"click": "click", "purchase": "purchase"}
-
-    @staticmethod
-    def is_dense(name: str) -> bool:
-        """Whether a column is dense: the ``D*`` columns are, the numbered field ids are not."""
-        return name.startswith("D")
+    dense: ClassVar[tuple[str, ...]] = ("D109_14", "D110_14", "D127_14", "D150_14", "D508", "D509", "D702", "D853")
 
 
 class AliexpressSampleDataset(RechubMTLSampleDataset):
@@ -180,19 +171,15 @@ class AliexpressSampleDataset(RechubMTLSampleDataset):
         test=("aliexpress_test_sample.csv", "c264673dc08e68d1c6153b48c9039a3ea4d3ff3106b071550db34e311e25d529"),
     )
     targets: ClassVar[dict[str, str]] = {"click": "click", "conversion": "conversion"}
+    dense: ClassVar[tuple[str, ...]] = tuple(f"numerical_{i}" for i in range(1, 64))
     ignored: ClassVar[tuple[str, ...]] = ("search_id",)
-
-    @staticmethod
-    def is_dense(name: str) -> bool:
-        """Whether a column is dense: ``numerical_*`` are, ``categorical_*`` are not."""
-        return name.startswith("numerical_")
 
     def build(self, options: dict[str, Any], context: LoadContext) -> Table:
         """Check ``val``, then read and encode the two files.
 
         Raises:
-            ConfigError: If ``val`` is not a number in ``[0, 1)``.
-            DataError: If a file is missing, damaged or malformed, or ``val`` leaves no row.
+            ConfigError: If ``val`` is not a number in ``[0, 1)``, or holds no training row (or all).
+            DataError: If a file is missing, damaged or malformed.
         """
         val = options["val"]
         if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val < 1:
@@ -205,7 +192,12 @@ class AliexpressSampleDataset(RechubMTLSampleDataset):
         if val:
             n_train = len(frames["train"])
             ratios = (1.0 - val, val, 0.0)
-            check_split_rows(n_train, ratios, self.files["train"][0])
+            kept, held_out, _ = split_sizes(n_train, ratios)
+            if not held_out or not kept:
+                raise ConfigError(
+                    f"data set {self.default_name!r}: val={val:g} holds {held_out} of the {n_train} training rows; "
+                    f"choose a share that leaves rows on both sides, or 0 for no validation split"
+                )
             part[split_indices(n_train, ratios, seed)[1]] = 1
         return part
 

@@ -9,6 +9,8 @@
 * :class:`CrossNetwork`, :class:`CrossNetV2`, :class:`CrossNetMix` — DCN cross networks;
 * :class:`CIN` — xDeepFM's compressed interaction network;
 * :class:`InteractingLayer`, :class:`ActivationUnit` — AutoInt's and DIN's attention;
+* :class:`ExpertGate`, :class:`CGC`, :func:`stack_experts` — MMoE's and PLE's experts and gates;
+* :class:`AttentionTransfer` — AITM's adaptive information transfer;
 * :class:`DenseEmbedding`, :func:`pool_sequence`, :func:`sequence_mask` — dense values
   as fields, and padding-aware sequence pooling.
 """
@@ -22,13 +24,17 @@ from rec_trainers.layers.embedding import EmbeddingLayer
 from rec_trainers.layers.interaction import FM, BiLinearInteraction, BiLinearInteractionLayer, SENETLayer
 from rec_trainers.layers.linear import LinearLogit
 from rec_trainers.layers.mlp import MLP, Dice, activation_layer
+from rec_trainers.layers.moe import CGC, ExpertGate, stack_experts
 from rec_trainers.layers.pooling import DenseEmbedding, pool_sequence, sequence_mask
+from rec_trainers.layers.transfer import AttentionTransfer
 
 __all__ = [
+    "CGC",
     "CIN",
     "FM",
     "MLP",
     "ActivationUnit",
+    "AttentionTransfer",
     "BiLinearInteraction",
     "BiLinearInteractionLayer",
     "CrossNetMix",
@@ -37,6 +43,7 @@ __all__ = [
     "DenseEmbedding",
     "Dice",
     "EmbeddingLayer",
+    "ExpertGate",
     "InteractingLayer",
     "LinearLogit",
     "MultiHeadSelfAttention",
@@ -44,4 +51,5 @@ __all__ = [
     "activation_layer",
     "pool_sequence",
     "sequence_mask",
+    "stack_experts",
 ]

@@ -2,6 +2,8 @@
 
 * :mod:`rec_trainers.models.ranking` — CTR models (LR, FM, WideDeep, DeepFM, DCN,
   DCNv2, xDeepFM, AutoInt, FiBiNet, DIN).
+* :mod:`rec_trainers.models.multi_task` — multi-task models (SharedBottom, ESMM, MMOE,
+  PLE, AITM); ``forward`` returns ``(B, n_task)`` logits / regression values.
 
 Unlike torch-rechub, the ranking models return **logits** ``(B,)`` from ``forward``;
 apply ``torch.sigmoid`` for probabilities. Import the subpackage you need

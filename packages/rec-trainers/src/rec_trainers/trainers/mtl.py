@@ -147,6 +147,7 @@ class MTLTrainer(BaseTrainer):
         config = base.replace(**values) if values else base
         declared = task_types if task_types is not None else getattr(model, "task_types", None)
         self.task_types = _check_task_types(declared)
+        self._task_model = model  # self.model once the engine is set up; needed before that for the weighter
         config = self._monitor_task(config, earlystop_mode)
         self.batch_metrics = _metric_names(self.task_types)
         if weighter is None and config.adaptive_params:  # type: ignore[attr-defined]
@@ -165,9 +166,14 @@ class MTLTrainer(BaseTrainer):
         return len(self.task_types)
 
     @property
+    def trained_tasks(self) -> list[int]:
+        """Return the tasks with a loss: all, unless the model declares ``trained_tasks`` (ESMM: CTR and CTCVR)."""
+        return _trained_tasks(self._task_model, self.n_task)
+
+    @property
     def loss_names(self) -> list[str]:
-        """Return the loss part names, ``task_0 .. task_{n-1}`` (torch-rechub's log names)."""
-        return [f"task_{i}" for i in range(self.n_task)]
+        """Return the loss part names ``task_i`` of the trained tasks (torch-rechub's log names)."""
+        return [f"task_{i}" for i in self.trained_tasks]
 
     def _monitor_task(self, config: TrainingConfig, mode: str | None) -> TrainingConfig:
         """Point ``monitor`` at ``val/task_<earlystop_taskid>_score`` with the task type's direction."""
@@ -204,15 +210,15 @@ class MTLTrainer(BaseTrainer):
         return torch.stack(columns, dim=1)
 
     def training_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """Return one loss per task (BCE with logits or MSE); the regularization joins task 0's."""
+        """Return one loss per trained task (BCE with logits or MSE); the regularization joins the first."""
         x, y = batch
         out = self._outputs(self.network, x)
         y = y.float().reshape(out.shape)
         losses = {}
-        for i, (name, kind) in enumerate(zip(self.loss_names, self.task_types, strict=True)):
-            loss_fn = nn.functional.binary_cross_entropy_with_logits if kind == "classification" else \
-                nn.functional.mse_loss
-            losses[name] = loss_fn(out[:, i], y[:, i])
+        for i in self.trained_tasks:
+            loss_fn = nn.functional.binary_cross_entropy_with_logits if self.task_types[i] == "classification" \
+                else nn.functional.mse_loss
+            losses[f"task_{i}"] = loss_fn(out[:, i], y[:, i])
         penalty = self.regularization.penalty()
         if penalty is not None:
             losses[self.loss_names[0]] = losses[self.loss_names[0]] + penalty
@@ -293,9 +299,9 @@ class MTLTrainer(BaseTrainer):
 
     # -- the rec train pipeline -----------------------------------------------------------------
     @classmethod
-    def loss_parts(cls, data: TaskData) -> list[str]:
-        """Return ``task_0 .. task_{n-1}``, one loss part per target."""
-        return [f"task_{i}" for i in range(len(data.targets))]
+    def loss_parts(cls, data: TaskData, model: nn.Module) -> list[str]:
+        """Return ``task_i`` for every task the model trains (all targets unless it declares ``trained_tasks``)."""
+        return [f"task_{i}" for i in _trained_tasks(model, len(data.targets))]
 
     @classmethod
     def weighter_context(cls, data: TaskData) -> dict[str, Any]:
@@ -328,6 +334,14 @@ def _make(entry: Registration, params: dict[str, Any], features: list[Any], task
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(f"model '{entry.name}': bad options {params} ({context}): {type(exc).__name__}: {exc}") \
             from exc
+
+
+def _trained_tasks(model: Any, n_task: int) -> list[int]:
+    declared = getattr(model, "trained_tasks", None)
+    tasks = list(range(n_task)) if declared is None else [int(i) for i in declared]
+    if not tasks or any(not 0 <= i < n_task for i in tasks):
+        raise ConfigError(f"{type(model).__name__}.trained_tasks {tasks} must be task indices below {n_task}")
+    return tasks
 
 
 def _check_task_types(task_types: Any) -> list[str]:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from rec_core.errors import ConfigError
 
-__all__ = ["check_unit_interval", "task_gradients"]
+__all__ = ["task_gradients"]
 
 
 def task_gradients(
@@ -34,7 +34,8 @@ def task_gradients(
         ConfigError: A gradient is sparse (e.g. ``nn.Embedding(sparse=True)`` in a shared layer).
     """
     grads: list[list[Tensor]] = []
-    reached = torch.zeros(len(params), len(losses))
+    device = params[0].device if params else None
+    reached = torch.zeros(len(params), len(losses), device=device)
     last = max((i for i, loss in enumerate(losses) if loss.requires_grad), default=-1)
     for i, loss in enumerate(losses):
         found: Sequence[Tensor | None] = (
@@ -56,19 +57,3 @@ def task_gradients(
             row.append(grad)
         grads.append(row)
     return grads, reached
-
-
-def check_unit_interval(owner: str, key: str, value: object, *, closed: bool) -> float:
-    """Return ``value`` as a float in ``[0, 1]`` (``closed``) or ``[0, 1)``.
-
-    Raises:
-        ConfigError: ``value`` is not a number in the interval.
-    """
-    interval = "[0, 1]" if closed else "[0, 1)"
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{owner} option {key!r} must be a number in {interval}, got {value!r}") from None
-    if not (0.0 <= number <= 1.0) or (not closed and number == 1.0):
-        raise ConfigError(f"{owner} option {key!r} must lie in {interval}, got {value!r}")
-    return number
