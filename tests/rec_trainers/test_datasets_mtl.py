@@ -28,6 +28,15 @@ from tests.rec_core.test_datasets_spec import check_task_data
 SPLITS = ("train", "val", "test")
 
 
+@pytest.fixture
+def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Unset REC_DATA_DIR and point the cache at an empty folder; return that folder."""
+    monkeypatch.delenv("REC_DATA_DIR", raising=False)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("REC_CACHE_DIR", str(cache))
+    return cache
+
+
 def check_mtl_data(data: TaskData, targets: dict[str, str]) -> None:
     """Assert the table contract, the targets in order, and that no target column is also an input."""
     check_task_data(data)
@@ -119,9 +128,7 @@ def test_census_ids_follow_the_id_rule_fitted_on_train(census: TaskData, raw: pd
             assert np.array_equal(ids == 0, unseen), (name, part)  # 0 only for values not seen in train
 
 
-def test_census_dense_columns_are_standardised_on_train_rows(
-    census: TaskData, raw: pd.DataFrame, rows: dict
-) -> None:
+def test_census_dense_columns_are_standardised_on_train_rows(census: TaskData, raw: pd.DataFrame, rows: dict) -> None:
     for name in DENSE:
         train = census.train.columns[name].astype(np.float64)
         assert abs(train.mean()) < 1e-4 and abs(train.std() - 1) < 1e-4, name
@@ -137,7 +144,9 @@ def test_census_dense_columns_are_standardised_on_train_rows(
 
 def test_no_input_determines_a_target(census: TaskData) -> None:
     """Each input value is seen with both outcomes of each target: no input is a disguised label."""
-    everything = {name: np.concatenate([census.splits[s].columns[name] for s in SPLITS]) for name in census.train.columns}
+    everything = {
+        name: np.concatenate([census.splits[s].columns[name] for s in SPLITS]) for name in census.train.columns
+    }
     for target in census.targets:
         y = np.concatenate([census.splits[s].targets[target] for s in SPLITS])
         for name, values in everything.items():
@@ -170,7 +179,7 @@ def test_census_cache_is_written_then_read(census_file: Path, tmp_path: Path, mo
     monkeypatch.setattr(census_module, "build_census", no_build)
     again = CENSUS_INCOME.load(cache_dir=tmp_path, seed=3)
     assert again.info["cache"] == "hit"
-    assert [f.vocab_size for f in again.features] == [f.vocab_size for f in first.features]
+    assert again.features == first.features
     for name in SPLITS:
         for column, values in first.splits[name].columns.items():
             assert np.array_equal(again.splits[name].columns[column], values)
@@ -192,7 +201,9 @@ def test_census_refuses_a_damaged_or_missing_file(census_file: Path, tmp_path: P
         handle.write(b"\0")
     with pytest.raises(DataError) as damaged:
         CENSUS_INCOME.load(data_dir=tmp_path)
-    assert str(damaged.value).endswith("expected 5ac4cacd3ca9…; the file is damaged or not the expected census-income.test.gz")
+    assert str(damaged.value).endswith(
+        "expected 5ac4cacd3ca9…; the file is damaged or not the expected census-income.test.gz"
+    )
     with pytest.raises(DataError) as missing:
         CENSUS_INCOME.load()
     assert str(missing.value).startswith("data file 'census-income-kdd/census-income.test.gz' not found")
@@ -300,9 +311,20 @@ def test_aliexpress_val_needs_a_row() -> None:
         ALIEXPRESS_SAMPLE.load(val=0.001)
 
 
-def test_samples_refuse_a_changed_or_missing_file(tmp_path: Path, no_data_env: Path) -> None:
-    relative = CENSUS_INCOME_SAMPLE.files["val"][0]
-    source = real_data_file(relative) if False else None  # noqa: F841  (REC_DATA_DIR is unset here)
+def test_samples_refuse_a_changed_file(tmp_path: Path) -> None:
+    for split, (relative, _) in CENSUS_INCOME_SAMPLE.files.items():
+        copy = tmp_path / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        text = real_data_file(relative).read_text()
+        copy.write_text(text.replace("\n0.", "\n1.", 1) if split == "val" else text)
+    with pytest.raises(DataError) as changed:
+        CENSUS_INCOME_SAMPLE.load(data_dir=tmp_path)
+    assert str(changed.value).startswith(f"{tmp_path / CENSUS_INCOME_SAMPLE.files['val'][0]} has SHA-256 ")
+    assert str(changed.value).endswith("…, expected 79357ec0a300…; the file is damaged or not the expected "
+                                       "census_income_val_sample.csv")  # fmt: skip
+
+
+def test_samples_name_the_missing_file(no_data_env: Path) -> None:
     for spec in (CENSUS_INCOME_SAMPLE, ALI_CCP_SAMPLE, ALIEXPRESS_SAMPLE):
         with pytest.raises(DataError) as missing:
             spec.load()

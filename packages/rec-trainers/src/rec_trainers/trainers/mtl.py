@@ -147,7 +147,7 @@ class MTLTrainer(BaseTrainer):
         config = base.replace(**values) if values else base
         declared = task_types if task_types is not None else getattr(model, "task_types", None)
         self.task_types = _check_task_types(declared)
-        self._task_model = model  # self.model once the engine is set up; needed before that for the weighter
+        self._trained = _trained_tasks(model, len(self.task_types))
         config = self._monitor_task(config, earlystop_mode)
         self.batch_metrics = _metric_names(self.task_types)
         if weighter is None and config.adaptive_params:  # type: ignore[attr-defined]
@@ -168,7 +168,7 @@ class MTLTrainer(BaseTrainer):
     @property
     def trained_tasks(self) -> list[int]:
         """Return the tasks with a loss: all, unless the model declares ``trained_tasks`` (ESMM: CTR and CTCVR)."""
-        return _trained_tasks(self._task_model, self.n_task)
+        return list(self._trained)
 
     @property
     def loss_names(self) -> list[str]:
