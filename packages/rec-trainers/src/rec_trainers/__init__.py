@@ -1,6 +1,6 @@
 """rec-trainers: CTR (and later match, multi-task, sequential) trainers and models for rec.
 
-``from rec_trainers import CTRTrainer`` mirrors ``from torch_rechub.trainers import CTRTrainer``.
+``from rec_trainers import CTRTrainer, MTLTrainer`` mirrors ``from torch_rechub.trainers import ...``.
 The trainers are imported on first access so that loading the plugin stays light.
 """
 
@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rec_trainers.trainers.ctr import CTRTrainer
+    from rec_trainers.trainers.mtl import MTLTrainer
 
 __version__ = "0.1.0"
 
-__all__ = ["CTRTrainer", "__version__"]
+__all__ = ["CTRTrainer", "MTLTrainer", "__version__"]
 
-_LAZY = {"CTRTrainer": "rec_trainers.trainers.ctr"}
+_LAZY = {"CTRTrainer": "rec_trainers.trainers.ctr", "MTLTrainer": "rec_trainers.trainers.mtl"}
 
 
 def __getattr__(name: str) -> Any:
