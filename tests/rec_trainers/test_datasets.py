@@ -21,7 +21,11 @@ from rec_core.metrics import auc
 from rec_core.registry import NAME_PATTERN
 from rec_trainers import plugin
 from rec_trainers.datasets import (
+    ALI_CCP_SAMPLE,
+    ALIEXPRESS_SAMPLE,
     AVAZU_SAMPLE,
+    CENSUS_INCOME,
+    CENSUS_INCOME_SAMPLE,
     CRITEO_SAMPLE,
     FRAPPE,
     SYNTHETIC_CTR,
@@ -65,13 +69,17 @@ def registered() -> dict[str, tuple[str, dict[str, Any]]]:
 
 def test_the_registration_is_the_one_declaration_of_each_data_set() -> None:
     entries = registered()
-    assert set(entries) == {"synthetic-ctr", "frappe", "criteo-sample", "avazu-sample"}
     specs = {
         "synthetic-ctr": SYNTHETIC_CTR, "frappe": FRAPPE, "criteo-sample": CRITEO_SAMPLE, "avazu-sample": AVAZU_SAMPLE,
+        "census-income": CENSUS_INCOME, "census-income-sample": CENSUS_INCOME_SAMPLE, "ali-ccp-sample": ALI_CCP_SAMPLE,
+        "aliexpress-sample": ALIEXPRESS_SAMPLE,
     }  # fmt: skip
+    assert set(entries) == set(specs)
     for name, (reference, info) in entries.items():
         assert NAME_PATTERN.match(name)
-        assert info["task"] == "ctr" and info["description"] and "\n" not in info["description"]
+        mtl = ("census-income", "census-income-sample", "ali-ccp-sample", "aliexpress-sample")
+        assert info["task"] == ("mtl" if name in mtl else "ctr")
+        assert info["description"] and "\n" not in info["description"]
         module, attribute = reference.split(":")
         spec = getattr(importlib.import_module(module), attribute)
         assert spec is specs[name] and isinstance(spec, DatasetSpec)

@@ -20,7 +20,7 @@ from rec_core.errors import ConfigError, DataError
 from rec_core.features import DenseFeature, SparseFeature
 from rec_trainers.datasets import ALI_CCP_SAMPLE, ALIEXPRESS_SAMPLE, CENSUS_INCOME, CENSUS_INCOME_SAMPLE
 from rec_trainers.datasets import census as census_module
-from rec_trainers.datasets.census import AMOUNTS, CENSUS_INCOME_FILE, DENSE, SPARSE, read_census
+from rec_trainers.datasets.census import AMOUNTS, CENSUS_INCOME_FILE, COLUMNS, DENSE, SPARSE, read_census
 from rec_trainers.datasets.rechub_mtl import RechubMTLSampleDataset
 from tests.rec_core.test_datasets_files import real_data_file
 from tests.rec_core.test_datasets_spec import check_task_data
@@ -63,7 +63,8 @@ def census_file() -> Path:
 
 @pytest.fixture(scope="module")
 def raw(census_file: Path) -> pd.DataFrame:
-    return read_census(census_file)
+    """The file as pandas reads it ("NA" and "?" kept as values), with the data set's column names."""
+    return pd.read_csv(census_file, header=None, names=list(COLUMNS), skipinitialspace=True, keep_default_na=False)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,9 @@ def test_census_counts_targets_and_split(census: TaskData) -> None:
         assert sum(int(split.targets[target].sum()) for split in census.splits.values()) == positives
 
 
-def test_census_targets_are_the_label_and_never_married(census: TaskData, raw: pd.DataFrame, rows: dict) -> None:
+def test_census_targets_are_the_label_and_never_married(
+    census: TaskData, raw: pd.DataFrame, rows: dict[str, np.ndarray]
+) -> None:
     income = in_file_order(census, rows, (raw["label"] == "50000+.").to_numpy())
     marital = in_file_order(census, rows, (raw["marital_status"] == "Never married").to_numpy())
     for name, split in census.splits.items():
@@ -107,28 +110,33 @@ def test_census_features(census: TaskData) -> None:
     assert CENSUS_INCOME.load(seed=2022, embed_dim=8).features[0].embed_dim == 8
 
 
-def test_census_ids_follow_the_id_rule_fitted_on_train(census: TaskData, raw: pd.DataFrame, rows: dict) -> None:
-    by_name = {f.name: f for f in census.features}
-    train_rows = rows["train"]
+@pytest.mark.parametrize("split", [(0.8, 0.1, 0.1), (0.05, 0.5, 0.45)])
+def test_census_ids_follow_the_id_rule_fitted_on_train(
+    census_file: Path, raw: pd.DataFrame, split: tuple[float, float, float]
+) -> None:
+    data = CENSUS_INCOME.load(seed=2022, split=split)
+    rows = dict(zip(SPLITS, split_indices(len(raw), split, 2022), strict=True))
+    assert [len(data.splits[name]) for name in SPLITS] == [len(rows[name]) for name in SPLITS]
+    assert len(data.test) == (9_976 if split[2] == 0.1 else 44_893)  # round(99,762 * fraction)
+    by_name = {f.name: f for f in data.features}
+    unknown = 0
     for name in SPARSE:
-        vocab = by_name[name].vocab_size
-        train = census.train.columns[name]
-        # every value of the training rows has an id 1..n; 0 is never used for them
-        assert np.array_equal(np.unique(train), np.arange(1, vocab)), name
-        values = raw[name].to_numpy()
-        seen = set(values[train_rows].tolist())
-        assert vocab == len(seen) + 1
-        # one id per value, in the values' natural order
-        pairs = pd.DataFrame({"value": values[train_rows], "id": train}).drop_duplicates()
-        assert len(pairs) == vocab - 1
-        assert pairs.sort_values("value")["id"].tolist() == list(range(1, vocab))
-        for part in ("val", "test"):
-            ids = census.splits[part].columns[name]
-            unseen = np.array([v not in seen for v in values[rows[part]].tolist()])
-            assert np.array_equal(ids == 0, unseen), (name, part)  # 0 only for values not seen in train
+        codes, _ = pd.factorize(raw[name], sort=True)  # natural order: numbers numerically, text alphabetically
+        seen = np.unique(codes[rows["train"]])
+        known = np.isin(codes, seen)
+        # the values of the training rows get ids 1..n in that order; any other value gets 0
+        expected = np.where(known, np.searchsorted(seen, codes) + 1, 0)
+        assert by_name[name].vocab_size == len(seen) + 1, name
+        for part in SPLITS:
+            assert np.array_equal(data.splits[part].columns[name], expected[rows[part]]), (name, part)
+        assert known[rows["train"]].all()
+        unknown += int((~known).sum())
+    assert unknown > 0 if split[0] < 0.1 else unknown == 0  # a small training share leaves rare values unseen
 
 
-def test_census_dense_columns_are_standardised_on_train_rows(census: TaskData, raw: pd.DataFrame, rows: dict) -> None:
+def test_census_dense_columns_are_standardised_on_train_rows(
+    census: TaskData, raw: pd.DataFrame, rows: dict[str, np.ndarray]
+) -> None:
     for name in DENSE:
         train = census.train.columns[name].astype(np.float64)
         assert abs(train.mean()) < 1e-4 and abs(train.std() - 1) < 1e-4, name
@@ -154,43 +162,37 @@ def test_no_input_determines_a_target(census: TaskData) -> None:
             assert (both == 2).any(), (name, target)
 
 
-def test_census_split_is_determined_by_the_seed(census: TaskData) -> None:
-    again = CENSUS_INCOME.load(seed=2022)
-    assert again.info["cache"] == "hit"
-    other = CENSUS_INCOME.load(seed=7)
-    for name in SPLITS:
-        for column in census.train.columns:
-            assert np.array_equal(again.splits[name].columns[column], census.splits[name].columns[column])
-        assert np.array_equal(again.splits[name].targets["income"], census.splits[name].targets["income"])
-    assert len(other.train) == len(census.train)
-    assert not np.array_equal(other.train.columns["age"], census.train.columns["age"])
-    wider = CENSUS_INCOME.load(seed=2022, split=(0.7, 0.15, 0.15))
-    assert [len(wider.splits[name]) for name in SPLITS] == [69_834, 14_964, 14_964]
-
-
-def test_census_cache_is_written_then_read(census_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = CENSUS_INCOME.load(cache_dir=tmp_path, seed=3)
-    assert first.info["cache"] == "written"
+def test_census_split_is_determined_by_the_seed_and_cached(
+    census: TaskData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = CENSUS_INCOME.load(cache_dir=tmp_path, seed=7)  # another seed: another split, built and cached
+    assert other.info["cache"] == "written"
     assert sorted(p.suffix for p in (tmp_path / "census-income").iterdir()) == [".json", ".npz"]
+    assert [len(other.splits[name]) for name in SPLITS] == [len(census.splits[name]) for name in SPLITS]
+    assert not np.array_equal(other.train.columns["age"], census.train.columns["age"])
 
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(census_module, "build_census", no_build)
-    again = CENSUS_INCOME.load(cache_dir=tmp_path, seed=3)
-    assert again.info["cache"] == "hit"
-    assert again.features == first.features
-    for name in SPLITS:
-        for column, values in first.splits[name].columns.items():
-            assert np.array_equal(again.splits[name].columns[column], values)
-            assert again.splits[name].columns[column].dtype == values.dtype
+    for first, again in (
+        (census, CENSUS_INCOME.load(seed=2022)),
+        (other, CENSUS_INCOME.load(cache_dir=tmp_path, seed=7)),
+    ):
+        assert again.info["cache"] == "hit" and again.features == first.features
+        for name in SPLITS:
+            for column, values in first.splits[name].columns.items():
+                assert np.array_equal(again.splits[name].columns[column], values)
+                assert again.splits[name].columns[column].dtype == values.dtype
+            for target, values in first.splits[name].targets.items():
+                assert np.array_equal(again.splits[name].targets[target], values)
 
 
-def test_census_options(census_file: Path) -> None:
+def test_census_options(no_data_env: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown option 'splits' for data set 'census-income' \(options: split\)"):
         CENSUS_INCOME.load(splits=(0.8, 0.1, 0.1))
     with pytest.raises(ConfigError, match="split must be"):
-        CENSUS_INCOME.load(split=(0.8, 0.3, 0.1))
+        CENSUS_INCOME.load(split=(0.8, 0.3, 0.1))  # refused before the file is looked for
 
 
 def test_census_refuses_a_damaged_or_missing_file(census_file: Path, tmp_path: Path, no_data_env: Path) -> None:
@@ -211,10 +213,14 @@ def test_census_refuses_a_damaged_or_missing_file(census_file: Path, tmp_path: P
 
 
 def test_read_census_names_a_file_that_is_not_census(tmp_path: Path) -> None:
-    bad = tmp_path / "other.csv"
-    bad.write_text("1, 2, 3\n")
-    with pytest.raises(DataError, match=r"other\.csv is not the census-income file: row 1 has no income label"):
-        read_census(bad)
+    short = tmp_path / "short.csv"
+    short.write_text("1, 2, 3\n")
+    with pytest.raises(DataError, match=r"cannot read .*short\.csv as the census-income file: "):
+        read_census(short)
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text(", ".join(["0"] * 41 + ["- 50000."]) + "\n" + ", ".join(["0"] * 41 + ["rich"]) + "\n")
+    with pytest.raises(DataError, match=r"unlabelled\.csv is not the census-income file: row 2 has no income label"):
+        read_census(unlabelled)
 
 
 # ------------------------------------------------------------------ torch-rechub samples

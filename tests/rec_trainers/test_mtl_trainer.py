@@ -157,3 +157,21 @@ def test_only_the_tasks_a_model_trains_get_a_loss(tmp_path):
     model.trained_tasks = (2,)
     with pytest.raises(ConfigError, match=r"trained_tasks \[2\] must be task indices below 2"):
         make(tmp_path, model=model)
+
+
+def test_the_weighter_learns_the_factor_the_loss_was_scaled_by(tmp_path):
+    from rec_core.weighting import EqualWeighter
+
+    class Recording(EqualWeighter):
+        def __init__(self, task_names):
+            super().__init__(task_names)
+            self.seen: list[float] = []
+
+        def after_backward(self, losses, shared_parameters, *, loss_scale=1.0):
+            self.seen.append(loss_scale)
+
+    weighter = Recording(["task_0", "task_1"])
+    trainer = make(tmp_path, n_epoch=1, loss_weighter=weighter, accumulate_grad_batches=2)
+    train, val = loaders()
+    trainer.fit(train, val)
+    assert weighter.seen and set(weighter.seen) == {0.5}  # each micro-batch's loss was halved

@@ -60,8 +60,8 @@ def collect_providers(pm: RecPluginManager) -> dict[str, dict[str, list[str]]]:
             for package, kinds in sorted(found.items())}
 
 
-def write_providers_file(pm: RecPluginManager, path: Path | None = None) -> Path:
+def write_providers_file(pm: RecPluginManager, path: str | Path | None = None) -> Path:
     """Write ``providers.json`` (next to this module by default) from what ``pm``'s rec packages register."""
-    target = path or Path(__file__).with_name(_FILE)
+    target = Path(path) if path is not None else Path(__file__).with_name(_FILE)
     target.write_text(json.dumps(collect_providers(pm), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target

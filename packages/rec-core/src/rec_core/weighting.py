@@ -83,7 +83,8 @@ class BaseLossWeighter(torch.nn.Module, abc.ABC):
         """
 
     def after_backward(
-        self, losses: Mapping[str, Tensor], shared_parameters: Sequence[torch.nn.Parameter]
+        self, losses: Mapping[str, Tensor], shared_parameters: Sequence[torch.nn.Parameter], *,
+        loss_scale: float = 1.0,
     ) -> None:
         """Adjust gradients after ``loss.backward()`` and before the optimizer step.
 
@@ -95,6 +96,10 @@ class BaseLossWeighter(torch.nn.Module, abc.ABC):
         Args:
             losses: The same task losses :meth:`combine` received.
             shared_parameters: Parameters of the shared layers, in a stable order.
+            loss_scale: What the trainer multiplied the combined loss by before backward
+                (``1 / accumulate_grad_batches`` times the fp16 gradient scaler's scale), so
+                ``.grad`` holds that multiple of the losses' own gradients. The trainer passes
+                it only to overrides that accept it.
         """
 
     @staticmethod

@@ -17,47 +17,90 @@ _RANKING = {
     "din": ("DIN", "deep interest network over a behaviour sequence (Zhou et al. 2018)"),
 }
 
-CTR_OPTIONS = [
-    {"flag": "--label", "target": "data.label", "help": "Label column of a --data file (0/1)."},
+_MULTI_TASK = {
+    "sharedbottom": ("shared_bottom", "SharedBottom", "a shared MLP bottom and one tower per task (Caruana 1997)"),
+    "esmm": ("esmm", "ESMM", "CTR x CVR over the entire space (Ma et al. 2018)"),
+    "mmoe": ("mmoe", "MMOE", "multi-gate mixture of experts (Ma et al. 2018)"),
+    "ple": ("ple", "PLE", "progressive layered extraction (Tang et al. 2020)"),
+    "aitm": ("aitm", "AITM", "adaptive information transfer between sequential tasks (Xi et al. 2021)"),
+}
+
+_WEIGHTERS = {
+    "uwl": ("uwl:UWLWeighter", "uncertainty weighting with learned task variances (Kendall et al. 2018)"),
+    "gradnorm": ("gradnorm:GradNormWeighter", "gradient normalisation on the last shared layer (Chen et al. 2018)"),
+    "metabalance": ("metabalance:MetaBalanceWeighter",
+                    "auxiliary gradients rescaled toward the main task's (He et al. 2022)"),
+}
+
+_COLUMNS = [
     {"flag": "--sparse", "target": "data.sparse", "list": True, "help": "Comma-separated categorical columns."},
     {"flag": "--dense", "target": "data.dense", "list": True, "help": "Comma-separated numeric columns."},
+]
+CTR_OPTIONS = [{"flag": "--label", "target": "data.label", "help": "Label column of a --data file (0/1)."}, *_COLUMNS]
+MTL_OPTIONS = [
+    {"flag": "--label", "target": "data.label", "multiple": True,
+     "help": "A label column of a --data file, one per task (repeat: --label click --label buy)."},
+    *_COLUMNS,
 ]
 
 
 @hookimpl
 def rec_register_trainers(register: Register) -> None:
-    """Register the CTR trainer."""
+    """Register the CTR and multi-task trainers."""
     register(
         "ctr",
         "rec_trainers.trainers.ctr:CTRTrainer",
         description="Click-through-rate prediction (AUC, log loss).",
         options=CTR_OPTIONS,
     )
+    register(
+        "mtl",
+        "rec_trainers.trainers.mtl:MTLTrainer",
+        description="Multi-task learning: one loss per task, combined by a loss weighter (AUC, log loss, MSE).",
+        options=MTL_OPTIONS,
+    )
 
 
 @hookimpl
 def rec_register_models(register: Register) -> None:
-    """Register the ranking models for task ctr."""
+    """Register the ranking models for task ctr and the multi-task models for task mtl."""
     for name, (cls, description) in _RANKING.items():
         register(name, f"rec_trainers.models.ranking.{name}:{cls}", task="ctr", description=description)
+    for name, (module, cls, description) in _MULTI_TASK.items():
+        register(name, f"rec_trainers.models.multi_task.{module}:{cls}", task="mtl", description=description)
 
 
-# name -> ("module:ATTRIBUTE" of the DatasetSpec, description); listed here, not imported
-# from rec_trainers.datasets, so that loading the plugin imports nothing heavy.
+@hookimpl
+def rec_register_loss_weighters(register: Register) -> None:
+    """Register the adaptive loss weighters of multi-task training."""
+    for name, (reference, description) in _WEIGHTERS.items():
+        register(name, f"rec_trainers.weighting.{reference}", description=description)
+
+
+# name -> ("module:ATTRIBUTE" of the DatasetSpec, task, description); listed here, not
+# imported from rec_trainers.datasets, so that loading the plugin imports nothing heavy.
 _DATASETS = {
-    "synthetic-ctr": ("rec_trainers.datasets.synthetic:SYNTHETIC_CTR",
+    "synthetic-ctr": ("rec_trainers.datasets.synthetic:SYNTHETIC_CTR", "ctr",
                       "Generated Criteo-like clicks with a user history; Bayes-optimal AUC known (default)"),
-    "frappe": ("rec_trainers.datasets.frappe:FRAPPE",
+    "frappe": ("rec_trainers.datasets.frappe:FRAPPE", "ctr",
                "Frappe app usage in context, 2 sampled negatives per log, 7:2:1 split (NFM)"),
-    "criteo-sample": ("rec_trainers.datasets.criteo:CRITEO_SAMPLE",
+    "criteo-sample": ("rec_trainers.datasets.criteo:CRITEO_SAMPLE", "ctr",
                       "Criteo display ads, torch-rechub's 115-row sample (smoke tests)"),
-    "avazu-sample": ("rec_trainers.datasets.avazu:AVAZU_SAMPLE",
+    "avazu-sample": ("rec_trainers.datasets.avazu:AVAZU_SAMPLE", "ctr",
                      "Avazu mobile ads, torch-rechub's 70/10/20-row sample (smoke tests)"),
+    "census-income": ("rec_trainers.datasets.census:CENSUS_INCOME", "mtl",
+                      "UCI Census-Income (KDD) test file, MMoE's tasks income and never-married, 8:1:1 split"),
+    "census-income-sample": ("rec_trainers.datasets.rechub_mtl:CENSUS_INCOME_SAMPLE", "mtl",
+                             "torch-rechub's census-income sample (80/20/20 rows), income and marital"),
+    "ali-ccp-sample": ("rec_trainers.datasets.rechub_mtl:ALI_CCP_SAMPLE", "mtl",
+                       "torch-rechub's Ali-CCP sample (100/50/50 rows), click and purchase"),
+    "aliexpress-sample": ("rec_trainers.datasets.rechub_mtl:ALIEXPRESS_SAMPLE", "mtl",
+                          "torch-rechub's AliExpress sample (100/20 rows), click and conversion"),
 }
 
 
 @hookimpl
 def rec_register_datasets(register: Register) -> None:
-    """Register the built-in CTR data sets."""
-    for name, (reference, description) in _DATASETS.items():
-        register(name, reference, task="ctr", description=description)
+    """Register the built-in CTR and multi-task data sets."""
+    for name, (reference, task, description) in _DATASETS.items():
+        register(name, reference, task=task, description=description)

@@ -153,7 +153,7 @@ class RequestStepsMixin:
         weighter = None
         if request.weighter is not None:
             entry, options = request.weighter
-            known = {k: v for k, v in cls.weighter_context(data).items() if _accepts(entry.load(), k)}
+            known = {k: v for k, v in cls.weighter_context(data, model).items() if _accepts(entry.load(), k)}
             weighter = _instantiate(entry, "loss weighter", {**known, **options}, cls.loss_parts(data, model))
         callbacks = [_instantiate(entry, "callback", options) for entry, options in request.callbacks]
         return cls(model, config=config, loggers=loggers, callbacks=callbacks, loss_weighter=weighter)  # type: ignore[call-arg]
@@ -168,7 +168,7 @@ class RequestStepsMixin:
         return data.target_names or ["loss"]
 
     @classmethod
-    def weighter_context(cls, data: TaskData) -> dict[str, Any]:
+    def weighter_context(cls, data: TaskData, model: nn.Module) -> dict[str, Any]:
         """Return keyword arguments a ``--weighter`` gets when its constructor takes them (default none).
 
         A multi-task trainer passes e.g. ``task_types``; the user's ``[weighter]`` options win.

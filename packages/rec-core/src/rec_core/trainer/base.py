@@ -14,6 +14,7 @@ and ``_valid_epoch`` remain possible for unusual optimisation schemes.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -181,6 +182,15 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         """Return the parameters of the last shared layer (GradNorm's ``W``; default: :meth:`shared_parameters`)."""
         return self.shared_parameters()
 
+    def _after_backward(self, parts: Mapping[str, torch.Tensor], scale: float) -> None:
+        """Let the loss weighter adjust gradients; tell it the factor the loss was scaled by, if it asks."""
+        weighter = self.loss_weighter
+        kwargs = {}
+        if "loss_scale" in inspect.signature(weighter.after_backward).parameters:
+            scaler = self.precision.scaler
+            kwargs["loss_scale"] = scale * (float(scaler.get_scale()) if scaler is not None else 1.0)
+        weighter.after_backward(parts, self._weighter_parameters(), **kwargs)
+
     def _weighter_parameters(self) -> list[nn.Parameter]:
         scope = getattr(self.loss_weighter, "parameter_scope", "shared")
         if scope == "last_shared":
@@ -334,7 +344,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             retain = bool(self.loss_weighter is not None and self.loss_weighter.retain_graph)
             self.precision.backward(loss * scale if scale != 1.0 else loss, retain_graph=retain)
             if self.loss_weighter is not None and parts is not None:
-                self.loss_weighter.after_backward(parts, self._weighter_parameters())
+                self._after_backward(parts, scale)
         self._pending_grads = True
         return loss.detach()
 

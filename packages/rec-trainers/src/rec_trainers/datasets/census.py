@@ -90,7 +90,8 @@ def read_census(path: Path) -> pd.DataFrame:
     """Read the file, values kept as written ("NA" and "?" are categories here, not missing values).
 
     Raises:
-        DataError: If the file cannot be read or has not 42 columns.
+        DataError: If the file cannot be read as 42 comma-separated columns, or a row has no
+            income label (``- 50000.`` or ``50000+.``) in the last one.
     """
     import pandas as pd
 
@@ -102,9 +103,9 @@ def read_census(path: Path) -> pd.DataFrame:
         )  # fmt: skip
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot read {path} as the census-income file: {str(exc).splitlines()[0]}") from None
-    bad = ~rows["label"].isin(LABELS)
-    if len(rows) == 0 or bad.any():
-        row = int(np.flatnonzero(bad)[0]) + 1 if len(rows) else 0
+    bad = ~rows["label"].isin(LABELS).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
         raise DataError(f"{path} is not the census-income file: row {row} has no income label in column 42")
     return rows
 
@@ -122,7 +123,7 @@ def build_census(path: Path, *, seed: int, split: tuple[float, ...]) -> tuple[di
     from rec_core.datasets.ids import encode_ids
 
     rows = read_census(path)
-    train = np.sort(split_indices(len(rows), split, seed)[0])
+    train = split_indices(len(rows), split, seed)[0]
     out: dict[str, np.ndarray] = {}
     sizes: dict[str, int] = {}
     for name in SPARSE:

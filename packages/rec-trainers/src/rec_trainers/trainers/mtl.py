@@ -154,7 +154,7 @@ class MTLTrainer(BaseTrainer):
             from rec_trainers.weighting import weighter_from_adaptive_params
 
             weighter = weighter_from_adaptive_params(
-                config.adaptive_params, self.loss_names, self.task_types  # type: ignore[attr-defined]
+                config.adaptive_params, self.loss_names, [self.task_types[i] for i in self._trained]  # type: ignore[attr-defined]
             )
         super().__init__(model, config, loss_weighter=weighter, **passed, **objects)
         self.regularization = Regularization(self.model, self.config)
@@ -304,9 +304,10 @@ class MTLTrainer(BaseTrainer):
         return [f"task_{i}" for i in _trained_tasks(model, len(data.targets))]
 
     @classmethod
-    def weighter_context(cls, data: TaskData) -> dict[str, Any]:
-        """Give a ``--weighter`` the task types (UWL weighs classification and regression differently)."""
-        return {"task_types": task_types_of(data.targets)}
+    def weighter_context(cls, data: TaskData, model: nn.Module) -> dict[str, Any]:
+        """Give a ``--weighter`` the trained tasks' types (UWL weighs classification and regression differently)."""
+        types = task_types_of(data.targets)
+        return {"task_types": [types[i] for i in _trained_tasks(model, len(types))]}
 
     @classmethod
     def build_model(cls, entry: Registration, params: dict[str, Any], data: TaskData) -> nn.Module:

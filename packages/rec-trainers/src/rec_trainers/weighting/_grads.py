@@ -12,9 +12,7 @@ from rec_core.errors import ConfigError
 __all__ = ["task_gradients"]
 
 
-def task_gradients(
-    losses: Sequence[Tensor], params: Sequence[Tensor], owner: str
-) -> tuple[list[list[Tensor]], Tensor]:
+def task_gradients(losses: Sequence[Tensor], params: Sequence[Tensor], owner: str) -> tuple[list[list[Tensor]], Tensor]:
     """Return each task's gradient on ``params`` and which parameters each task's loss reaches.
 
     The graph must still be alive (the weighter's ``retain_graph`` is true); it is released

@@ -135,4 +135,3 @@ class GradNormWeighter(BaseLossWeighter):
 
     def extra_repr(self) -> str:
         return f"task_names={list(self.task_names)}, alpha={self.alpha}, lr={self.lr}"
-

@@ -8,9 +8,16 @@ from torch-rechub:
 * ``forward(x_dict)`` returns ``(B, n_task)`` **logits** for classification tasks (no
   sigmoid; the MTL trainer uses ``BCEWithLogitsLoss``, which stays stable under bf16/fp16
   autocast) and raw values for regression tasks.
-* :class:`ESMM` returns two columns, **[CTR logit, CTCVR logit]** — the two tasks the
-  paper trains on over the entire space — instead of ``[pCVR, pCTR, pCTCVR]``;
-  ``ESMM.tower_logits`` gives the CTR and CVR logits.
+* :class:`ESMM` returns logits ``[CVR, CTR, CTCVR]`` (torch-rechub's order) but, as in the
+  paper, only the CTR and CTCVR outputs are trained over the entire space
+  (``ESMM.trained_tasks``); torch-rechub also trained the CVR output on every impression.
+  ``outputs=("ctr", "ctcvr")`` (what ``from_features`` picks for two targets: click, then
+  clicked-and-converted) drops the CVR column. ``ESMM.tower_logits`` gives the CTR and CVR
+  logits. Its features are concatenated like every other model's, so dense and sequence
+  features and mixed ``embed_dim`` work.
+* :class:`AITM` also offers the paper's calibration term, ``AITM.calibration_loss``
+  (torch-rechub has none; add it to the task losses yourself).
+* :class:`PLE` needs at least one shared expert per level.
 * Every model declares the parameters its tasks share: ``shared_parameters()`` (the
   embeddings plus the shared bottom / experts) and ``last_shared_parameters()`` (the last
   shared layer, GradNorm's ``W``), and exposes ``task_types`` and ``n_task``.
