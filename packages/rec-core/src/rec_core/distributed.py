@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from rec_core.run import LAUNCHED_ENV
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
 
-__all__ = ["LAUNCHED_ENV", "DistContext", "launch_cli", "resolve_device", "shutdown"]
+__all__ = ["LAUNCHED_ENV", "DistContext", "average_in_place", "launch_cli", "resolve_device", "shutdown"]
 
 
 def resolve_device(device: str, gpus: int | list[int], local_rank: int = 0) -> torch.device:
@@ -264,15 +264,23 @@ class DistContext:
         params = [p for p in params if p.requires_grad]
         if not self.is_distributed or not params:
             return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        offset = 0
         for param in params:
-            count = param.numel()
-            param.grad = flat[offset : offset + count].view_as(param).clone()
-            offset += count
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)
+        average_in_place([p.grad for p in params])
+
+
+def average_in_place(tensors: Sequence[torch.Tensor]) -> None:
+    """Average ``tensors`` in place over the ranks with one all-reduce (a no-op on one process)."""
+    if not tensors or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for tensor in tensors:
+        tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
+        offset += tensor.numel()
 
 
 def shutdown(*, barrier: bool = True) -> None:

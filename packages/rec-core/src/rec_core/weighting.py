@@ -109,17 +109,9 @@ class BaseLossWeighter(torch.nn.Module, abc.ABC):
         A weighter that reads per-task gradients in :meth:`after_backward` (they are local to
         the rank) averages them first, so every rank rescales the shared gradients identically.
         """
-        import torch.distributed as dist
+        from rec_core.distributed import average_in_place
 
-        if not tensors or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-            return
-        flat = torch.cat([t.reshape(-1) for t in tensors])
-        dist.all_reduce(flat)
-        flat /= dist.get_world_size()
-        offset = 0
-        for tensor in tensors:
-            tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
-            offset += tensor.numel()
+        average_in_place(tensors)
 
     def loss_weights(self) -> dict[str, float]:
         """Return the current weight of each task, logged as ``loss_weight/<task>``.
@@ -162,25 +154,6 @@ class EqualWeighter(BaseLossWeighter):
         """Return the sum of the task losses."""
         first, *rest = self.ordered_losses(losses)
         return sum(rest, first)
-
-    @staticmethod
-    def all_reduce_mean(tensors: Sequence[Tensor]) -> None:
-        """Average ``tensors`` in place over the ranks of a DDP run (a no-op on one process).
-
-        A weighter that reads per-task gradients in :meth:`after_backward` (they are local to
-        the rank) averages them first, so every rank rescales the shared gradients identically.
-        """
-        import torch.distributed as dist
-
-        if not tensors or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
-            return
-        flat = torch.cat([t.reshape(-1) for t in tensors])
-        dist.all_reduce(flat)
-        flat /= dist.get_world_size()
-        offset = 0
-        for tensor in tensors:
-            tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
-            offset += tensor.numel()
 
     def loss_weights(self) -> dict[str, float]:
         """Return 1.0 for every task."""
