@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["Regularization", "RegularizationSettings", "embedding_parameters", "rechub_overrides"]
+__all__ = ["Regularization", "RegularizationSettings", "embedding_parameters"]
 
 
 @dataclass
@@ -24,15 +24,6 @@ class RegularizationSettings:
     embedding_l2: float = 0.0
     dense_l1: float = 0.0
     dense_l2: float = 0.0
-
-
-def rechub_overrides(regularization_params: dict[str, float] | None = None, **named: Any) -> dict[str, Any]:
-    """Return a torch-rechub trainer's keyword arguments that were given, as config overrides.
-
-    ``None`` means "not given" (the trainer's default applies); ``regularization_params``
-    expands into its four fields.
-    """
-    return {k: v for k, v in {**named, **(regularization_params or {})}.items() if v is not None}
 
 
 def embedding_parameters(model: nn.Module) -> list[nn.Parameter]:

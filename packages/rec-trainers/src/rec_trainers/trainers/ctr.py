@@ -22,7 +22,8 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
-from rec_trainers.trainers._regularization import Regularization, RegularizationSettings, rechub_overrides
+from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 
 __all__ = ["CTRConfig", "CTRTrainer"]
 
@@ -222,25 +223,10 @@ class CTRTrainer(BaseTrainer):
             return self._collect(model, loader, with_target=False)[1].tolist()
         return super().predict(*args, **kwargs)
 
-    @torch.no_grad()
     def _collect(self, model: nn.Module, loader: Any, *, with_target: bool = True) -> tuple[Any, np.ndarray]:
-        was_training = model.training
-        model.eval()
-        targets, preds = [], []
-        try:
-            for batch in loader:
-                batch = self.transfer_batch(batch)
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                with self.precision.autocast():
-                    output, _ = self._forward(model, x)
-                preds.append(self._probabilities(output).cpu())
-                if with_target:
-                    targets.append(batch[1].float().reshape(-1).cpu())
-        finally:
-            model.train(was_training)
-        pred = torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.float32)
-        target = torch.cat(targets).numpy() if targets else None
-        return target, pred
+        pred, target = collect_outputs(self, model, loader, lambda m, x: self._probabilities(self._forward(m, x)[0]),
+                                       with_target=with_target)
+        return (target.reshape(-1).numpy() if target is not None else None), pred.reshape(-1).numpy()
 
     def fit(self, train_loader: Any, val_loader: Any = None, **kwargs: Any) -> tuple[float, Any]:
         """Train (see :meth:`BaseTrainer.fit`); the best weights also land in ``model.pth``."""

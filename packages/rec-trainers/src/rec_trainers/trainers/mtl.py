@@ -26,7 +26,8 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.config import split_rechub_kwargs
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss, mse
-from rec_trainers.trainers._regularization import Regularization, RegularizationSettings, rechub_overrides
+from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 
 if TYPE_CHECKING:
     from rec_core.datasets import TaskData
@@ -279,23 +280,11 @@ class MTLTrainer(BaseTrainer):
             return self._collect(args[0], loader, with_target=False)["pred"].tolist()
         return super().predict(*args, **kwargs)
 
-    @torch.no_grad()
     def _collect(self, model: nn.Module, loader: Any, *, with_target: bool = True) -> dict[str, torch.Tensor]:
-        was_training = model.training
-        model.eval()
-        preds, targets = [], []
-        try:
-            for batch in loader:
-                batch = self.transfer_batch(batch)
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                with self.precision.autocast():
-                    preds.append(self._probabilities(self._outputs(model, x)).cpu())
-                if with_target:
-                    targets.append(batch[1].float().reshape(preds[-1].shape).cpu())
-        finally:
-            model.train(was_training)
-        empty = torch.empty((0, self.n_task))
-        return {"pred": torch.cat(preds) if preds else empty, "target": torch.cat(targets) if targets else empty}
+        pred, target = collect_outputs(self, model, loader, lambda m, x: self._probabilities(self._outputs(m, x)),
+                                       with_target=with_target)
+        pred = pred.reshape(-1, self.n_task)
+        return {"pred": pred, "target": target.reshape(-1, self.n_task) if target is not None else pred[:0]}
 
     # -- the rec train pipeline -----------------------------------------------------------------
     @classmethod
