@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 from torch.nn import functional as F
 
@@ -36,7 +34,7 @@ from rec_core.evaluation import (
 )
 from rec_core.metrics import full_ranking, ranked_list_metrics, ranking_metric_names
 
-from .test_ddp import _START_METHOD, _free_port
+from .ddp_workers import run_ranks
 from .trainer_fixtures import ClickTrainer, Logistic, loaders, settings
 
 N_USERS, N_ITEMS, DIM = 23, 40, 4  # 23 queries: uneven shards on two ranks
@@ -300,26 +298,7 @@ def _ddp_worker(index: int, port: int, out: str) -> None:
 
 
 def _launch_ddp(out: Path) -> list[dict[str, Any]]:
-    if _START_METHOD == "forkserver":
-        import multiprocessing
-
-        multiprocessing.set_forkserver_preload(["torch", __name__])
-    context = mp.start_processes(_ddp_worker, args=(_free_port(), str(out)), nprocs=2, join=False,
-                                 start_method=_START_METHOD)
-    deadline = time.monotonic() + DEADLINE_S
-    try:
-        while not context.join(timeout=max(0.1, deadline - time.monotonic())):
-            if time.monotonic() >= deadline:
-                pytest.fail(f"the DDP evaluation did not finish within {DEADLINE_S:.0f} s (a hang?)")
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-        reports = "\n".join(path.read_text() for path in sorted(out.glob("*.error")))
-        pytest.fail(f"a DDP worker failed: {exc}\n{reports}")
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
-    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
+    return run_ranks(_ddp_worker, out, module=__name__, deadline_s=DEADLINE_S)
 
 
 def test_retrieval_under_two_process_ddp_matches_one_process(tmp_path: Path) -> None:

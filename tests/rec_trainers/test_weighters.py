@@ -6,7 +6,6 @@ import copy
 import io
 import math
 import os
-import time
 import traceback
 import warnings
 from collections.abc import Mapping, Sequence
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -31,7 +29,7 @@ from rec_trainers.weighting import (
     UWLWeighter,
     weighter_from_adaptive_params,
 )
-from tests.rec_core.test_ddp import _START_METHOD, _free_port
+from tests.rec_core.ddp_workers import run_ranks
 
 SQRT5 = math.sqrt(5.0)
 
@@ -460,40 +458,7 @@ def _ddp_worker(index: int, port: int, out: str) -> None:
 
 
 def _launch_ddp(out: Path) -> list[dict[str, Any]]:
-    if _START_METHOD == "forkserver":
-        import multiprocessing
-
-        multiprocessing.set_forkserver_preload(["torch", __name__])
-    for attempt in range(2):  # once more if another process took the free port first
-        for stale in out.glob("*.error"):
-            stale.unlink()
-        failure = _run_ddp_workers(out)
-        if failure is None:
-            return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
-        if "EADDRINUSE" not in failure or attempt == 1:
-            pytest.fail(failure)
-    raise AssertionError("unreachable")
-
-
-def _run_ddp_workers(out: Path) -> str | None:
-    """Run both ranks; return None, or every worker's traceback when one failed."""
-    context = mp.start_processes(
-        _ddp_worker, args=(_free_port(), str(out)), nprocs=2, join=False, start_method=_START_METHOD
-    )
-    deadline = time.monotonic() + DEADLINE_S
-    try:
-        while not context.join(timeout=max(0.1, deadline - time.monotonic())):
-            if time.monotonic() >= deadline:
-                return f"the DDP weighters did not finish within {DEADLINE_S:.0f} s (a hang?)"
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
-        reports = "\n".join(path.read_text() for path in sorted(out.glob("*.error")))
-        return f"a DDP worker failed: {exc}\n{reports}"
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
-    return None
+    return run_ranks(_ddp_worker, out, module=__name__, deadline_s=DEADLINE_S)
 
 
 def test_ddp_ranks_end_with_identical_shared_gradients_and_weights(tmp_path: Path) -> None:
