@@ -33,15 +33,6 @@ def real_data_file(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
-def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Unset REC_DATA_DIR and point the cache at an empty folder; return that folder."""
-    monkeypatch.delenv("REC_DATA_DIR", raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("REC_CACHE_DIR", str(cache))
-    return cache
-
-
 # ------------------------------------------------------------------ lookup
 
 

@@ -43,15 +43,6 @@ def check_ctr_data(data: TaskData) -> None:
     assert data.targets == {"label": "binary"}
 
 
-@pytest.fixture
-def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Unset REC_DATA_DIR and point the cache at an empty folder; return that folder."""
-    monkeypatch.delenv("REC_DATA_DIR", raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("REC_CACHE_DIR", str(cache))
-    return cache
-
-
 # ------------------------------------------------------------------ registration
 
 

@@ -28,15 +28,6 @@ from tests.rec_core.test_datasets_spec import check_task_data
 SPLITS = ("train", "val", "test")
 
 
-@pytest.fixture
-def no_data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Unset REC_DATA_DIR and point the cache at an empty folder; return that folder."""
-    monkeypatch.delenv("REC_DATA_DIR", raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("REC_CACHE_DIR", str(cache))
-    return cache
-
-
 def check_mtl_data(data: TaskData, targets: dict[str, str]) -> None:
     """Assert the table contract, the targets in order, and that no target column is also an input."""
     check_task_data(data)
