@@ -1,6 +1,6 @@
-"""rec-trainers: CTR (and later match, multi-task, sequential) trainers and models for rec.
+"""rec-trainers: CTR, multi-task and sequential trainers and models for rec.
 
-``from rec_trainers import CTRTrainer, MTLTrainer`` mirrors ``from torch_rechub.trainers import ...``.
+``from rec_trainers import CTRTrainer, MTLTrainer, SeqTrainer`` mirrors ``from torch_rechub.trainers import ...``.
 The trainers are imported on first access so that loading the plugin stays light.
 """
 
@@ -12,12 +12,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rec_trainers.trainers.ctr import CTRTrainer
     from rec_trainers.trainers.mtl import MTLTrainer
+    from rec_trainers.trainers.seq import SeqTrainer
 
 __version__ = "0.1.0"
 
-__all__ = ["CTRTrainer", "MTLTrainer", "__version__"]
+__all__ = ["CTRTrainer", "MTLTrainer", "SeqTrainer", "__version__"]
 
-_LAZY = {"CTRTrainer": "rec_trainers.trainers.ctr", "MTLTrainer": "rec_trainers.trainers.mtl"}
+_LAZY = {
+    "CTRTrainer": "rec_trainers.trainers.ctr",
+    "MTLTrainer": "rec_trainers.trainers.mtl",
+    "SeqTrainer": "rec_trainers.trainers.seq",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""``rec predict RUN --data FILE``: score new data with a finished run's model."""
+"""``rec predict RUN --data FILE`` and ``rec recommend RUN --user ID``: use a finished run's model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.runfolder import RunFolder
 
-__all__ = ["add_predict_command"]
+__all__ = ["add_predict_command", "add_recommend_command"]
 
 
 def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
@@ -39,3 +39,37 @@ def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
             out_console.print(
                 f"wrote {result['rows']} predictions to {result['output']} (model {result['checkpoint']})"
             )
+
+
+def add_recommend_command(app: typer.Typer, pm: RecPluginManager) -> None:
+    """Add ``recommend`` to ``app``."""
+
+    @app.command("recommend")
+    def recommend(
+        run_dir: Path = typer.Argument(..., help="A run folder written by rec train (seq or match).",
+                                       show_default=False),
+        user: str = typer.Option(..., "--user", "-u", help="The user's id, as in the training data.",
+                                 show_default=False),
+        k: int = typer.Option(10, "--k", "-k", min=1, help="How many items to recommend."),
+        checkpoint: str = typer.Option("best", "--checkpoint", help="best, last, or a checkpoint path."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Print a user's top-K items (original ids), every item they already interacted with excluded."""
+        from rich.table import Table
+
+        folder = RunFolder(run_dir)
+        run = folder.read_run()
+        trainer_cls = pm.registry("trainers").get(run["task"]).load()
+        result = trainer_cls.recommend_from_run(folder, user, k, checkpoint, pm=pm)
+        if json:
+            print_json(result)
+            return
+        table = Table(title=f"top {k} for user {result['user']} ({result['history']} known items excluded)")
+        table.add_column("rank", justify="right")
+        table.add_column("item")
+        titled = any(entry.get("title") for entry in result["items"])
+        if titled:
+            table.add_column("title")
+        for entry in result["items"]:
+            table.add_row(str(entry["rank"]), entry["item"], *([entry.get("title") or ""] if titled else []))
+        out_console.print(table)

@@ -65,13 +65,18 @@ class RetrievalEvaluator(Evaluator):
             query × item); the scorer's own temporaries come on top. The default, 64 MiB,
             is 167 queries of a 50k-item catalogue; on CPUs larger chunks are not faster
             (``benchmarks/retrieval_eval.py``).
+        with_loss: Also report ``loss``, the softmax cross-entropy of each query's first
+            target over the scores of every item but ``excluded_items`` (the training loss
+            of a next-item model; known items are not masked here), and ``accuracy``, the
+            share of queries whose first ranked item is a target (hit@1, ties against it).
 
     Raises:
         ConfigError: If ``ks`` are not distinct positive integers or a size is not positive.
     """
 
     def __init__(
-        self, ks: Iterable[int] = (5, 10, 20), chunk_size: int | None = None, memory_budget: int = 64 * 2**20
+        self, ks: Iterable[int] = (5, 10, 20), chunk_size: int | None = None, memory_budget: int = 64 * 2**20,
+        with_loss: bool = False,
     ) -> None:
         self.ks = _check_ks(ks)
         if len(set(self.ks)) != len(self.ks):
@@ -82,10 +87,14 @@ class RetrievalEvaluator(Evaluator):
             raise ConfigError(f"RetrievalEvaluator memory_budget must be a positive byte count, got {memory_budget!r}")
         self.chunk_size = chunk_size
         self.memory_budget = memory_budget
+        self.with_loss = bool(with_loss)
 
     def metric_names(self, trainer: BaseTrainer | None = None) -> list[str]:
-        """Return ``recall@k``, ``ndcg@k``, ``hit@k``, ``mrr@k`` for each k, then ``mrr``."""
-        return ranking_metric_names(self.ks)
+        """Return ``recall@k``, ``ndcg@k``, ``hit@k``, ``mrr@k`` for each k, then ``mrr`` (and ``loss``, ``accuracy``)."""
+        return ranking_metric_names(self.ks) + (["loss", "accuracy"] if self.with_loss else [])
+
+    def _ks_with_top1(self) -> tuple[int, ...]:
+        return self.ks + (1,) if self.with_loss and 1 not in self.ks else self.ks
 
     def rows_per_chunk(self, n_items: int) -> int:
         """Return how many queries are scored at once for a catalogue of ``n_items``."""
@@ -137,7 +146,11 @@ class RetrievalEvaluator(Evaluator):
                     exclude = part.exclude_mask(scores.device)
                     if names:
                         index, valid = part.targets.padded(scores.device)
-                        per_row = _ranking_rows(scores, index, valid, exclude, self.ks)
+                        if self.with_loss:
+                            loss = _first_target_loss(scores, index, queries.excluded_items)
+                        per_row = _ranking_rows(scores, index, valid, exclude, self._ks_with_top1())
+                        if self.with_loss:
+                            per_row["loss"], per_row["accuracy"] = loss, per_row["hit@1"]
                         sums[:-1] += torch.stack([per_row[name].sum() for name in names]).to(device)
                     sums[-1] += len(rows)
                     if top_k is not None:
@@ -150,6 +163,14 @@ class RetrievalEvaluator(Evaluator):
         metrics = {name: float(totals[i] / totals[-1]) for i, name in enumerate(names)}
         top_items = _gather_rows(trainer, tops, mine, len(queries), top_k) if top_k is not None else None
         return RetrievalResult(metrics, top_items)
+
+
+def _first_target_loss(scores: torch.Tensor, index: torch.Tensor, excluded: torch.Tensor | None) -> torch.Tensor:
+    """Return each row's cross-entropy of its first target over all items but ``excluded`` (float64)."""
+    logits = scores.double()
+    if excluded is not None and len(excluded):
+        logits = logits.index_fill(1, excluded.to(scores.device), -math.inf)
+    return torch.logsumexp(logits, dim=1) - logits.gather(1, index[:, :1]).squeeze(1)
 
 
 def _as_queries(data: Any) -> RetrievalQueries:

@@ -233,6 +233,20 @@ class RequestStepsMixin:
         _write_frame(result, output, os_errors_named)
         return {"rows": len(result), "output": str(output), "checkpoint": str(path)}
 
+    # -- rec recommend ---------------------------------------------------------------------------------
+    @classmethod
+    def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
+                           pm: RecPluginManager) -> dict[str, Any]:
+        """Return ``{"user", "history", "checkpoint", "items": [{"rank", "item", "title"}]}``: a user's top-``k``.
+
+        Retrieval trainers (seq, match) implement it; the default refuses with one line.
+
+        Raises:
+            RecError: this task's runs do not recommend, or the user is unknown.
+        """
+        task = folder.read_run()["task"]
+        raise RecError(f"rec recommend works for runs that rank items (seq, match); {folder.path} is a {task} run")
+
     # -- helpers --------------------------------------------------------------------------------------------
     @classmethod
     def _default_entry(cls, request: TrainRequest, kind: str, name: str | None, flag: str) -> Registration:
