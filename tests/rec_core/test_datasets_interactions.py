@@ -7,12 +7,22 @@ the reason when it is unset or the file is missing.
 from __future__ import annotations
 
 import gzip
+import json
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rec_core.datasets import TaskData, known_before, load_interactions, user_sequences
+from rec_core.datasets import (
+    TaskData,
+    interactions_from_frame,
+    known_before,
+    load_interactions,
+    next_item_rows,
+    user_sequences,
+)
 from rec_core.datasets.interactions import UserSequences
 from rec_core.errors import ConfigError, DataError
 from rec_core.features import SparseFeature
@@ -75,7 +85,7 @@ def test_beauty_counts_and_leave_one_out(beauty: TaskData) -> None:
     assert (inter.n_users - 1, beauty.items.n_items - 1, len(inter)) == (22_363, 12_101, 198_502)  # type: ignore[union-attr]
     assert beauty.name == "Beauty.txt"
     assert beauty.info == {
-        "users": 22_363, "items": 12_101, "interactions": 198_502, "split": "leave-one-out",
+        "users": 22_363, "items": 12_101, "interactions": 198_502, "dropped_users": 0, "split": "leave-one-out",
         "train_rows": 198_502 - 2 * 22_363, "val_rows": 22_363, "test_rows": 22_363,
         "source": str(real_data_file(BEAUTY)),
     }  # fmt: skip
@@ -163,6 +173,8 @@ def test_diginetica_sample_with_named_columns() -> None:
     assert long_sessions.interactions is not None
     assert np.bincount(long_sessions.interactions.users)[1:].min() >= 3
     assert long_sessions.info["val_rows"] == long_sessions.info["users"]
+    assert data.info["dropped_users"] == 0
+    assert long_sessions.info["dropped_users"] == 41 and long_sessions.info["users"] == 94 - 41
 
 
 # ------------------------------------------------------------------ small files
@@ -212,9 +224,23 @@ def test_sequence_file_and_its_errors(tmp_path: Path) -> None:
         load_interactions(binary)
 
 
-def test_text_ids_keep_leading_zeros(tmp_path: Path) -> None:
-    data = load_interactions(write(tmp_path, "s.txt", "u1 007 7 10\n"))
-    assert data.items is not None and data.items.ids == ["", "007", "10", "7"]
+def test_sequence_ids_keep_leading_zeros(tmp_path: Path) -> None:
+    data = load_interactions(write(tmp_path, "s.txt", "1 007 7 10\n"))
+    assert data.items is not None and data.items.ids == ["", "007", "10", "7"]  # "007" and "7": two ids, as in tables
+
+
+def test_sequence_tokens_must_be_integers(tmp_path: Path) -> None:
+    path = write(tmp_path, "Beauty.txt", "1 2 3\n\n2 3 4\n3 4 abc 5\n")
+    with pytest.raises(DataError) as info:
+        load_interactions(path)
+    assert str(info.value) == (
+        f"{path} line 4: 'abc' is not an integer id (a sequence file holds 'user item item …' integers)"
+    )
+    for line, token in (("u1 2 3", "u1"), ("1 2 3.0", "3.0"), ("1 2 ３", "３"), ("1 2,3 4", "2,3")):
+        with pytest.raises(DataError, match=f"line 1: {token!r} is not an integer id"):
+            load_interactions(write(tmp_path, "bad.txt", line + "\n"))
+    spaced = load_interactions(write(tmp_path, "tabs.txt", "1\t2  3\r\n-1 +4 5\n"))  # any whitespace, signs
+    assert spaced.info["interactions"] == 4
 
 
 def test_table_errors_name_file_column_and_row(tmp_path: Path) -> None:
@@ -234,8 +260,12 @@ def test_table_errors_name_file_column_and_row(tmp_path: Path) -> None:
         load_interactions(tmp_path / "none.csv")
     with pytest.raises(DataError, match="is a directory, not a data file"):
         load_interactions(tmp_path)
-    with pytest.raises(DataError, match=r"no user of .* has 5 or more interactions \(min_user_interactions\)"):
-        load_interactions(write(tmp_path, "few.csv", "user_id,item_id\n1,2\n1,3\n"), min_user_interactions=5)
+    few = write(tmp_path, "few.csv", "user_id,item_id\n1,2\n1,3\n")
+    with pytest.raises(DataError) as info:
+        load_interactions(few, min_user_interactions=5)
+    assert str(info.value) == (
+        f"no user of {few} has 5 or more interactions (the most is 2); lower min_user_interactions (now 5)"
+    )
 
 
 def test_dates_as_timestamps(tmp_path: Path) -> None:
@@ -274,6 +304,46 @@ def test_item_file_with_a_repeated_item(tmp_path: Path) -> None:
     assert brand[0] is None and pd.isna(brand[1]) and brand[2] == "x"
 
 
+def test_min_user_interactions_drops_users_and_counts_them(tmp_path: Path) -> None:
+    path = write(tmp_path, "s.txt", "1 5 6 7\n2 6\n3 5 8\n4 9 9 9 5\n")
+    data = load_interactions(path, min_user_interactions=3)
+    check_interaction_data(data)
+    inter = data.interactions
+    assert inter is not None and data.items is not None
+    assert inter.user_ids == ["", "1", "4"] and data.items.ids == ["", "5", "6", "7", "9"]  # 8 left with user 3
+    assert data.info["dropped_users"] == 2 and data.info["users"] == 2 and data.info["interactions"] == 7
+    assert type(data.info["dropped_users"]) is int
+    json.dumps(data.info)
+    assert load_interactions(path).info["dropped_users"] == 0
+    assert load_interactions(path, min_user_interactions=2).info["dropped_users"] == 1
+    with pytest.raises(ConfigError, match="min_user_interactions must be an integer, got '3'"):
+        load_interactions(path, min_user_interactions="3")
+
+
+def test_interactions_from_frame_is_the_table_path(tmp_path: Path) -> None:
+    import pandas as pd
+
+    text = "user_id,item_id,timestamp\nb,x,5\na,y,3\nb,y,1\na,z,3\nb,z,9\na,x,1\nc,x,1\n"
+    path = write(tmp_path, "i.csv", text)
+    from_file = load_interactions(path, min_user_interactions=2)
+    frame = pd.read_csv(path)
+    from_frame = interactions_from_frame(frame, source=path, min_user_interactions=2)
+    assert from_frame.name == "i.csv" and from_frame.info == from_file.info
+    assert from_frame.info["dropped_users"] == 1
+    for name in ("users", "items", "part", "timestamps"):
+        assert np.array_equal(getattr(from_frame.interactions, name), getattr(from_file.interactions, name))
+    other = frame.rename(columns={"user_id": "session", "timestamp": "t"})
+    data = interactions_from_frame(other, user="session", timestamp="t")
+    assert data.name == "DataFrame" and data.info["source"] == "DataFrame"
+    assert data.interactions is not None and data.interactions.timestamps is not None
+    with pytest.raises(
+        DataError, match=r"^user column 'user_id' missing in DataFrame \(columns: session, item_id, t\)$"
+    ):
+        interactions_from_frame(other)
+    with pytest.raises(ConfigError, match="unknown split 'last'"):
+        interactions_from_frame(frame, split="last")
+
+
 # ------------------------------------------------------------------ histories
 
 
@@ -296,3 +366,68 @@ def test_history_helpers_refuse_unknown_splits(tmp_path: Path) -> None:
         known_before(data.interactions, "valid")
     with pytest.raises(ConfigError, match=r"unknown split 'dev'"):
         user_sequences(data.interactions, ("train", "dev"))
+
+
+# ------------------------------------------------------------------ next-item rows
+
+
+def sequences_of(*users: list[int]) -> UserSequences:
+    """Return users 1.. with these items (user 0 is the empty padding user)."""
+    lengths = [0, *(len(items) for items in users)]
+    items = [item for sequence in users for item in sequence]
+    return UserSequences(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), np.array(items, dtype=np.int64))
+
+
+def test_next_item_rows_by_hand() -> None:
+    short, exact, long = [11, 12], [21, 22, 23, 24], list(range(31, 40))  # n = 2, max_len + 1, 2 * max_len + 3
+    users, inputs, targets = next_item_rows(sequences_of([7], short, [], exact, long), 3)
+    assert users.tolist() == [2, 4, 5, 5, 5]  # user 1 has one item, user 3 none: no row
+    assert inputs.tolist() == [
+        [0, 0, 11],
+        [21, 22, 23],
+        [0, 31, 32], [33, 34, 35], [36, 37, 38],
+    ]  # fmt: skip
+    assert targets.tolist() == [
+        [0, 0, 12],
+        [22, 23, 24],
+        [0, 32, 33], [34, 35, 36], [37, 38, 39],
+    ]  # fmt: skip
+    assert users.dtype == inputs.dtype == targets.dtype == np.int64
+    assert inputs.shape == targets.shape == (5, 3)
+    one_wide = next_item_rows(sequences_of([1, 2, 3]), 1)
+    assert one_wide[1].tolist() == [[1], [2]] and one_wide[2].tolist() == [[2], [3]]
+
+
+def test_next_item_rows_of_nothing_and_bad_widths() -> None:
+    users, inputs, targets = next_item_rows(sequences_of([5], []), 4)
+    assert users.shape == (0,) and inputs.shape == targets.shape == (0, 4)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ConfigError, match=f"max_len must be a positive integer, got {bad!r}"):
+            next_item_rows(sequences_of([1, 2]), bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_next_item_rows_hold_every_transition_once(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 30, size=200)
+    sequences = [rng.integers(1, 6, size=n).tolist() for n in lengths]  # few items: repeats are common
+    max_len = int(rng.integers(1, 8))
+    users, inputs, targets = next_item_rows(sequences_of(*sequences), max_len)
+    assert np.array_equal((inputs == 0), (targets == 0))
+    assert np.all(np.diff(users) >= 0)
+    expected_rows = [(n - 2) // max_len + 1 if n >= 2 else 0 for n in lengths]
+    assert np.bincount(users, minlength=len(lengths) + 1)[1:].tolist() == expected_rows
+    for user, sequence in enumerate(sequences, start=1):
+        rows = users == user
+        filled = inputs[rows] != 0
+        got = Counter(zip(inputs[rows][filled].tolist(), targets[rows][filled].tolist(), strict=True))
+        assert got == Counter(pairwise(sequence)), user
+        # each row is a run of consecutive items: its inputs then its last target
+        for row_in, row_out in zip(inputs[rows], targets[rows], strict=True):
+            assert row_in[1:][row_in[:-1] != 0].tolist() == row_out[:-1][row_in[:-1] != 0].tolist()
+    # with distinct items the pairs name positions: each transition appears exactly once
+    distinct = [list(range(100 * u + 1, 100 * u + 1 + n)) for u, n in enumerate(lengths)]
+    _, inputs, targets = next_item_rows(sequences_of(*distinct), max_len)
+    pairs = inputs[inputs != 0] * 100_000 + targets[inputs != 0]
+    assert len(np.unique(pairs)) == len(pairs) == sum(max(n - 1, 0) for n in lengths)
+    assert np.all(targets[inputs != 0] == inputs[inputs != 0] + 1)

@@ -23,12 +23,16 @@ from rec_trainers import plugin
 from rec_trainers.datasets import (
     ALI_CCP_SAMPLE,
     ALIEXPRESS_SAMPLE,
+    AMAZON_BEAUTY,
     AVAZU_SAMPLE,
     CENSUS_INCOME,
     CENSUS_INCOME_SAMPLE,
     CRITEO_SAMPLE,
+    DIGINETICA_SAMPLE,
     FRAPPE,
+    ML_100K,
     SYNTHETIC_CTR,
+    YOOCHOOSE_SAMPLE,
     generate_ctr,
     make_criteo_like,
 )
@@ -63,13 +67,15 @@ def test_the_registration_is_the_one_declaration_of_each_data_set() -> None:
     specs = {
         "synthetic-ctr": SYNTHETIC_CTR, "frappe": FRAPPE, "criteo-sample": CRITEO_SAMPLE, "avazu-sample": AVAZU_SAMPLE,
         "census-income": CENSUS_INCOME, "census-income-sample": CENSUS_INCOME_SAMPLE, "ali-ccp-sample": ALI_CCP_SAMPLE,
-        "aliexpress-sample": ALIEXPRESS_SAMPLE,
+        "aliexpress-sample": ALIEXPRESS_SAMPLE, "amazon-beauty": AMAZON_BEAUTY, "ml-100k": ML_100K,
+        "diginetica-sample": DIGINETICA_SAMPLE, "yoochoose-sample": YOOCHOOSE_SAMPLE,
     }  # fmt: skip
     assert set(entries) == set(specs)
     for name, (reference, info) in entries.items():
         assert NAME_PATTERN.match(name)
         mtl = ("census-income", "census-income-sample", "ali-ccp-sample", "aliexpress-sample")
-        assert info["task"] == ("mtl" if name in mtl else "ctr")
+        seq = ("amazon-beauty", "ml-100k", "diginetica-sample", "yoochoose-sample")
+        assert info["task"] == ("mtl" if name in mtl else "seq" if name in seq else "ctr")
         assert info["description"] and "\n" not in info["description"]
         module, attribute = reference.split(":")
         spec = getattr(importlib.import_module(module), attribute)

@@ -25,6 +25,14 @@ _MULTI_TASK = {
     "aitm": ("aitm", "AITM", "adaptive information transfer between sequential tasks (Xi et al. 2021)"),
 }
 
+_SEQUENTIAL = {
+    "sasrec": ("sasrec", "SASRec", "causal self-attention over the history (Kang & McAuley 2018)"),
+    "gru4rec": ("gru4rec", "GRU4Rec", "recurrent next-item model (Hidasi et al. 2016)"),
+    "narm": ("narm", "NARM", "GRU with attention over the session (Li et al. 2017)"),
+    "bert4rec": ("bert4rec", "BERT4Rec", "bidirectional transformer trained by cloze (Sun et al. 2019)"),
+    "hstu": ("hstu", "HSTU", "hierarchical sequential transduction units (Zhai et al. 2024)"),
+}
+
 _WEIGHTERS = {
     "uwl": ("uwl:UWLWeighter", "uncertainty weighting with learned task variances (Kendall et al. 2018)"),
     "gradnorm": ("gradnorm:GradNormWeighter", "gradient normalisation on the last shared layer (Chen et al. 2018)"),
@@ -43,10 +51,17 @@ MTL_OPTIONS = [
     *_COLUMNS,
 ]
 
+SEQ_OPTIONS = [
+    {"flag": "--user-col", "target": "data.user", "help": "User column of a --data table (default user_id)."},
+    {"flag": "--item-col", "target": "data.item", "help": "Item column of a --data table (default item_id)."},
+    {"flag": "--time-col", "target": "data.timestamp",
+     "help": "Time column of a --data table (default: 'timestamp' if present, else file order)."},
+]
+
 
 @hookimpl
 def rec_register_trainers(register: Register) -> None:
-    """Register the CTR and multi-task trainers."""
+    """Register the CTR, multi-task and sequential trainers."""
     register(
         "ctr",
         "rec_trainers.trainers.ctr:CTRTrainer",
@@ -59,15 +74,23 @@ def rec_register_trainers(register: Register) -> None:
         description="Multi-task learning: one loss per task, combined by a loss weighter (AUC, log loss, MSE).",
         options=MTL_OPTIONS,
     )
+    register(
+        "seq",
+        "rec_trainers.trainers.seq:SeqTrainer",
+        description="Next-item prediction over user histories, full-ranking recall/NDCG/hit/MRR.",
+        options=SEQ_OPTIONS,
+    )
 
 
 @hookimpl
 def rec_register_models(register: Register) -> None:
-    """Register the ranking models for task ctr and the multi-task models for task mtl."""
+    """Register the ranking models (task ctr), multi-task models (mtl) and next-item models (seq)."""
     for name, (cls, description) in _RANKING.items():
         register(name, f"rec_trainers.models.ranking.{name}:{cls}", task="ctr", description=description)
     for name, (module, cls, description) in _MULTI_TASK.items():
         register(name, f"rec_trainers.models.multi_task.{module}:{cls}", task="mtl", description=description)
+    for name, (module, cls, description) in _SEQUENTIAL.items():
+        register(name, f"rec_trainers.models.sequential.{module}:{cls}", task="seq", description=description)
 
 
 @hookimpl
@@ -96,11 +119,19 @@ _DATASETS = {
                        "torch-rechub's Ali-CCP sample (100/50/50 rows), click and purchase"),
     "aliexpress-sample": ("rec_trainers.datasets.rechub_mtl:ALIEXPRESS_SAMPLE", "mtl",
                           "torch-rechub's AliExpress sample (100/20 rows), click and conversion"),
+    "amazon-beauty": ("rec_trainers.datasets.sequential:AMAZON_BEAUTY", "seq",
+                      "Amazon Beauty 5-core (S3-Rec's sequences) with item titles, 22,363 users, leave-one-out"),
+    "ml-100k": ("rec_trainers.datasets.sequential:ML_100K", "seq",
+                "MovieLens 100K (RecBole's files), every rating an interaction in time order, leave-one-out"),
+    "diginetica-sample": ("rec_trainers.datasets.sequential:DIGINETICA_SAMPLE", "seq",
+                          "torch-rechub's 500-view DIGINETICA sample, sessions as users (smoke tests)"),
+    "yoochoose-sample": ("rec_trainers.datasets.sequential:YOOCHOOSE_SAMPLE", "seq",
+                         "torch-rechub's 500-click YOOCHOOSE sample, sessions as users (smoke tests)"),
 }
 
 
 @hookimpl
 def rec_register_datasets(register: Register) -> None:
-    """Register the built-in CTR and multi-task data sets."""
+    """Register the built-in CTR, multi-task and sequential data sets."""
     for name, (reference, task, description) in _DATASETS.items():
         register(name, reference, task=task, description=description)

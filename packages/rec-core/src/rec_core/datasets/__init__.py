@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from rec_core.datasets.interactions import (
         INTERACTION_OPTIONS,
         UserSequences,
+        interactions_from_frame,
         known_before,
         load_interactions,
+        next_item_rows,
         user_sequences,
     )
     from rec_core.datasets.spec import DatasetSpec, LoadContext, Table, TableDataset, check_params, table_task_data
@@ -67,7 +69,15 @@ _MODULES = {
         "write_cached_arrays",
     ),
     "ids": ("IdEncoder", "canonical_text", "encode_ids"),
-    "interactions": ("INTERACTION_OPTIONS", "UserSequences", "known_before", "load_interactions", "user_sequences"),
+    "interactions": (
+        "INTERACTION_OPTIONS",
+        "UserSequences",
+        "interactions_from_frame",
+        "known_before",
+        "load_interactions",
+        "next_item_rows",
+        "user_sequences",
+    ),
     "spec": ("DatasetSpec", "LoadContext", "Table", "TableDataset", "check_params", "table_task_data"),
     "splits": (
         "INTERACTION_SPLITS",
@@ -111,11 +121,13 @@ __all__ = [
     "file_sha256",
     "find_data_file",
     "infer_kinds",
+    "interactions_from_frame",
     "known_before",
     "leave_one_out",
     "load_interactions",
     "load_table",
     "load_table_options",
+    "next_item_rows",
     "random_split",
     "read_cached_arrays",
     "read_table",

@@ -6,12 +6,17 @@ Two kinds of file are read:
   (another separator with ``sep``), Parquet, or RecBole's atomic ``.inter`` file
   (``user_id:token  item_id:token  rating:float  timestamp:float``, tab-separated);
 * a sequence file (``.txt``, the S3-Rec/ICLRec format): one line per user, ``user item
-  item …`` separated by spaces, items in time order. It has no timestamps.
+  item …`` integers separated by spaces, items in time order. It has no timestamps.
+
+A table already in memory (a reader that builds its own time column, say) goes through
+:func:`interactions_from_frame`, the same path :func:`load_interactions` takes for tables.
 
 Users and items are encoded by the id rule (:mod:`rec_core.datasets.ids`): ids ``1..n`` in
-the natural order of the original ids (numbers numerically), 0 for padding. Interactions
-are ordered by user, then time, then file order, and split (:mod:`rec_core.datasets.splits`)
-by leave-one-out (default), a global time cut or at random.
+the natural order of the original ids (numbers numerically), 0 for padding. Users with fewer
+than ``min_user_interactions`` interactions are dropped first (their number is
+``info["dropped_users"]``). Interactions are ordered by user, then time, then file order,
+and split (:mod:`rec_core.datasets.splits`) by leave-one-out (default), a global time cut
+or at random.
 
 The result is a :class:`~rec_core.datasets.task_data.TaskData` with
 
@@ -20,12 +25,14 @@ The result is a :class:`~rec_core.datasets.task_data.TaskData` with
 * ``splits``: per split, the columns ``user`` and ``item`` and the target ``item`` (kind ``"item"``).
 
 :func:`known_before` and :class:`UserSequences` give each user's history known before a
-split (train for validation, train + validation for test) as CSR arrays or padded rows.
+split (train for validation, train + validation for test) as CSR arrays or padded rows;
+:func:`next_item_rows` cuts the training histories into rows for next-item models.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +53,10 @@ __all__ = [
     "INTERACTION_OPTIONS",
     "KNOWN_PARTS",
     "UserSequences",
+    "interactions_from_frame",
     "known_before",
     "load_interactions",
+    "next_item_rows",
     "user_sequences",
 ]
 
@@ -60,6 +69,8 @@ KNOWN_PARTS = {"train": (), "val": ("train",), "test": ("train", "val")}
 """Split -> the splits whose interactions are known when it is evaluated."""
 DEFAULT_EMBED_DIM = 64
 _FORMATS = ("table", "sequences")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER_LINE = re.compile(r"\s*[+-]?[0-9]+(?:\s+[+-]?[0-9]+)*\s*", re.ASCII)
 
 
 @dataclass
@@ -86,7 +97,7 @@ def _natural(tokens: list[str]) -> np.ndarray:
 
 
 def _read_sequences(path: Path) -> _Raw:
-    """Read a ``user item item …`` file."""
+    """Read a ``user item item …`` file of integer ids."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     users: list[str] = []
     items: list[str] = []
@@ -96,6 +107,13 @@ def _read_sequences(path: Path) -> _Raw:
                 tokens = line.split()
                 if not tokens:
                     continue
+                if not _INTEGER_LINE.fullmatch(line):  # one match per line; find the culprit only on failure
+                    bad = next((token for token in tokens if not _INTEGER.fullmatch(token)), None)
+                    if bad is not None:
+                        raise DataError(
+                            f"{path} line {number}: {bad!r} is not an integer id "
+                            "(a sequence file holds 'user item item …' integers)"
+                        )
                 if len(tokens) == 1:
                     raise DataError(
                         f"{path} line {number}: user {tokens[0]!r} has no items; expected 'user item item …'"
@@ -111,11 +129,11 @@ def _read_sequences(path: Path) -> _Raw:
     return _Raw(_natural(users), _natural(items), None)
 
 
-def _column(df: pd.DataFrame, name: str, role: str, source: Path) -> np.ndarray:
+def _column(df: pd.DataFrame, name: str, role: str, source: str) -> np.ndarray:
     """Return a user or item column, refusing a missing column or value."""
     from rec_core.datasets.encoding import check_columns, row_number
 
-    check_columns(df, [name], str(source), f"{role} column")
+    check_columns(df, [name], source, f"{role} column")
     column = df[name]
     missing = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
     if missing.any():
@@ -125,7 +143,7 @@ def _column(df: pd.DataFrame, name: str, role: str, source: Path) -> np.ndarray:
     return _natural([str(v) for v in values]) if values.dtype == object else values
 
 
-def _times(df: pd.DataFrame, name: str, source: Path) -> np.ndarray:
+def _times(df: pd.DataFrame, name: str, source: str) -> np.ndarray:
     """Return the time column as ``float64`` (datetimes as nanoseconds), refusing a bad value."""
     import pandas as pd
 
@@ -148,17 +166,15 @@ def _times(df: pd.DataFrame, name: str, source: Path) -> np.ndarray:
     return values
 
 
-def _read_table(path: Path, user: str, item: str, timestamp: str | None, sep: str | None) -> _Raw:
-    """Read a table of interactions (CSV, TSV, Parquet, RecBole ``.inter``)."""
+def _frame_raw(df: pd.DataFrame, user: str, item: str, timestamp: str | None, source: str) -> _Raw:
+    """Return the interactions of a table (its user, item and optional time columns)."""
     from rec_core.datasets.encoding import check_columns
-    from rec_core.datasets.tables import read_table
 
-    df = read_table(path, sep=sep)
-    users, items = _column(df, user, "user", path), _column(df, item, "item", path)
+    users, items = _column(df, user, "user", source), _column(df, item, "item", source)
     if timestamp is not None:
-        check_columns(df, [timestamp], str(path), "timestamp column")
+        check_columns(df, [timestamp], source, "timestamp column")
     time_column = timestamp or ("timestamp" if "timestamp" in df.columns else None)
-    times = _times(df, time_column, path) if time_column else None
+    times = _times(df, time_column, source) if time_column else None
     return _Raw(users, items, times)
 
 
@@ -237,7 +253,8 @@ def load_interactions(
         split: ``"leave-one-out"``, ``"temporal"`` or ``"random"`` (:mod:`~rec_core.datasets.splits`).
         ratios: ``(train, val, test)`` fractions of the temporal and random splits.
         seed: Seed of the random split.
-        min_user_interactions: Drop users with fewer interactions (before encoding, so ids stay dense).
+        min_user_interactions: Drop users with fewer interactions (before encoding, so ids
+            stay dense); how many is ``info["dropped_users"]``.
         items: An item file (a table) whose rows give the catalogue's attributes and text.
         item_key: Its item id column (default: its first column).
         item_text: Its text column (e.g. titles), kept as ``ItemCatalogue.text``.
@@ -254,21 +271,85 @@ def load_interactions(
     """
     if unknown:
         raise unknown_option("an interaction file", unknown, INTERACTION_OPTIONS)
-    if split not in INTERACTION_SPLITS:
-        raise ConfigError(f"unknown split {split!r} (splits: {', '.join(INTERACTION_SPLITS)})")
-    if isinstance(min_user_interactions, bool) or not isinstance(min_user_interactions, int):
-        raise ConfigError(f"min_user_interactions must be an integer, got {min_user_interactions!r}")
+    _check_options(split, min_user_interactions)
     source = Path(path)
     if source.is_dir():
         raise DataError(f"{source} is a directory, not a data file")
     if not source.exists():
         raise DataError(f"file not found: {source}")
+    options: dict[str, Any] = {
+        "split": split, "ratios": ratios, "seed": seed, "min_user_interactions": min_user_interactions,
+        "items": items, "item_key": item_key, "item_text": item_text, "embed_dim": embed_dim,
+    }  # fmt: skip
     if _file_format(source, format) == "sequences":
-        raw = _read_sequences(source)
-    else:
-        raw = _read_table(source, user, item, timestamp, sep)
-    raw = _drop_rare_users(raw, min_user_interactions, source)
+        return _build(_read_sequences(source), source, **options)
+    from rec_core.datasets.tables import read_table
 
+    frame = read_table(source, sep=sep)
+    return interactions_from_frame(frame, user=user, item=item, timestamp=timestamp, source=source, **options)
+
+
+def interactions_from_frame(
+    frame: pd.DataFrame,
+    *,
+    user: str = "user_id",
+    item: str = "item_id",
+    timestamp: str | None = None,
+    source: str | Path = "DataFrame",
+    split: str = "leave-one-out",
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 2022,
+    min_user_interactions: int = 1,
+    items: str | Path | None = None,
+    item_key: str | None = None,
+    item_text: str | None = None,
+    embed_dim: int | None = None,
+) -> TaskData:
+    """Encode, order and split the interactions of a table already in memory, as :func:`load_interactions` does.
+
+    For readers that build the table themselves (e.g. a time column made of two columns);
+    row numbers in messages are the frame's index + 1 (a 0-based index = file rows).
+
+    Args:
+        frame: One row per interaction, with the user, item and optional time columns.
+        source: The file the frame was read from: names the data (its file name) and messages.
+        user, item, timestamp, split, ratios, seed, min_user_interactions, items, item_key,
+            item_text, embed_dim: As for :func:`load_interactions`.
+
+    Raises:
+        DataError: On a missing column or value, a bad time, or when no user is left.
+        ConfigError: On an unknown split, bad ratios, or a temporal split without times.
+    """
+    _check_options(split, min_user_interactions)
+    raw = _frame_raw(frame, user, item, timestamp, str(source))
+    return _build(
+        raw, Path(source), split=split, ratios=ratios, seed=seed, min_user_interactions=min_user_interactions,
+        items=items, item_key=item_key, item_text=item_text, embed_dim=embed_dim,
+    )  # fmt: skip
+
+
+def _check_options(split: str, min_user_interactions: int) -> None:
+    if split not in INTERACTION_SPLITS:
+        raise ConfigError(f"unknown split {split!r} (splits: {', '.join(INTERACTION_SPLITS)})")
+    if isinstance(min_user_interactions, bool) or not isinstance(min_user_interactions, int):
+        raise ConfigError(f"min_user_interactions must be an integer, got {min_user_interactions!r}")
+
+
+def _build(
+    raw: _Raw,
+    source: Path,
+    *,
+    split: str,
+    ratios: Sequence[float],
+    seed: int,
+    min_user_interactions: int,
+    items: str | Path | None,
+    item_key: str | None,
+    item_text: str | None,
+    embed_dim: int | None,
+) -> TaskData:
+    """Drop rare users, encode, order by user then time (then file order), split, and attach the catalogue."""
+    raw, dropped = _drop_rare_users(raw, min_user_interactions, source)
     (users,), user_ids = encode_ids(raw.users)
     (item_codes,), item_ids = encode_ids(raw.items)
     time_key = raw.times if raw.times is not None else np.zeros(len(users))
@@ -281,24 +362,34 @@ def load_interactions(
     catalogue = (
         _catalogue(item_ids.ids, Path(items), item_key, item_text) if items is not None else ItemCatalogue(item_ids.ids)
     )
-    return _task_data(source, interactions, catalogue, split, embed_dim)
+    return _task_data(source, interactions, catalogue, split, embed_dim, dropped)
 
 
-def _drop_rare_users(raw: _Raw, minimum: int, source: Path) -> _Raw:
+def _drop_rare_users(raw: _Raw, minimum: int, source: Path) -> tuple[_Raw, int]:
+    """Return the interactions of users with ``minimum`` or more, and how many users were dropped."""
     if minimum <= 1:
-        return raw
+        return raw, 0
     import pandas as pd
 
-    counts = pd.Series(raw.users).map(pd.Series(raw.users).value_counts()).to_numpy()
-    keep = counts >= minimum
-    if not keep.any():
-        raise DataError(f"no user of {source} has {minimum} or more interactions (min_user_interactions)")
+    users = pd.Series(raw.users)
+    counts = users.value_counts()
+    if int(counts.max()) < minimum:
+        raise DataError(
+            f"no user of {source} has {minimum} or more interactions (the most is {int(counts.max())}); "
+            f"lower min_user_interactions (now {minimum})"
+        )
+    keep = users.map(counts).to_numpy() >= minimum
     times = raw.times[keep] if raw.times is not None else None
-    return _Raw(raw.users[keep], raw.items[keep], times)
+    return _Raw(raw.users[keep], raw.items[keep], times), int((counts < minimum).sum())
 
 
 def _task_data(
-    source: Path, interactions: Interactions, catalogue: ItemCatalogue, split: str, embed_dim: int | None
+    source: Path,
+    interactions: Interactions,
+    catalogue: ItemCatalogue,
+    split: str,
+    embed_dim: int | None,
+    dropped_users: int,
 ) -> TaskData:
     from rec_core.features import SparseFeature
 
@@ -317,6 +408,7 @@ def _task_data(
         "users": interactions.n_users - 1,
         "items": catalogue.n_items - 1,
         "interactions": len(interactions),
+        "dropped_users": dropped_users,
         "split": split,
         **{f"{name}_rows": len(splits[name]) if name in splits else 0 for name in SPLIT_NAMES},
         "source": str(source),
@@ -400,3 +492,52 @@ def known_before(interactions: Interactions, split: str) -> UserSequences:
     if split not in KNOWN_PARTS:
         raise ConfigError(f"unknown split {split!r} (splits: {', '.join(SPLIT_NAMES)})")
     return user_sequences(interactions, KNOWN_PARTS[split])
+
+
+def next_item_rows(sequences: UserSequences, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each user's sequence into training rows for a next-item model (SASRec-style), without a Python loop.
+
+    A user with items ``s_1 … s_n`` (``n >= 2``) gets ``ceil((n - 1) / max_len)`` rows,
+    windows of ``max_len + 1`` consecutive items taken from the end backwards: the last
+    covers ``s_{n-max_len} … s_n`` (input ``s_{n-max_len} … s_{n-1}``, target
+    ``s_{n-max_len+1} … s_n``), the one before ends where this one's inputs start, and so
+    on. So every transition ``s_i -> s_{i+1}`` is one (input, target) position of exactly
+    one row. Rows are left-padded with 0 (the most recent item last); targets are 0
+    exactly where inputs are. Users with fewer than two items get no row.
+
+    Args:
+        sequences: Each user's items in time order (e.g. ``user_sequences(interactions)``).
+        max_len: Row width.
+
+    Returns:
+        ``(users, inputs, targets)``: the user of each row (``int64``, ascending; a user's
+        rows oldest first) and the ``(rows, max_len)`` ``int64`` inputs and targets.
+
+    Raises:
+        ConfigError: If ``max_len`` is not a positive integer.
+
+    Example:
+        >>> seqs = UserSequences(np.array([0, 0, 5]), np.array([1, 2, 3, 4, 5]))
+        >>> users, inputs, targets = next_item_rows(seqs, 3)
+        >>> users.tolist(), inputs.tolist(), targets.tolist()
+        ([1, 1], [[0, 0, 1], [2, 3, 4]], [[0, 0, 2], [3, 4, 5]])
+    """
+    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise ConfigError(f"max_len must be a positive integer, got {max_len!r}")
+    offsets = np.asarray(sequences.offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    per_user = np.where(lengths >= 2, (lengths - 2) // max_len + 1, 0)
+    users = np.repeat(np.arange(len(lengths), dtype=np.int64), per_user)
+    last_row = np.cumsum(per_user) - 1  # index of each user's last (most recent) row
+    from_end = last_row[users] - np.arange(len(users), dtype=np.int64)  # 0 for a user's last row
+    last = offsets[users + 1] - 1 - from_end * max_len  # position of the row's last target in ``items``
+    count = np.minimum(max_len, last - offsets[users])  # transitions in the row
+    back = np.arange(max_len - 1, -1, -1, dtype=np.int64)  # each column's distance from the last one
+    filled = back[None, :] < count[:, None]
+    target_at = (last[:, None] - back[None, :])[filled]
+    items = np.asarray(sequences.items, dtype=np.int64)
+    inputs = np.zeros((len(users), max_len), dtype=np.int64)
+    targets = np.zeros((len(users), max_len), dtype=np.int64)
+    inputs[filled] = items[target_at - 1]
+    targets[filled] = items[target_at]
+    return users, inputs, targets

@@ -15,6 +15,13 @@ The multi-task (``mtl``) data sets have two binary targets each, in model output
 * :data:`CENSUS_INCOME_SAMPLE`, :data:`ALI_CCP_SAMPLE` (``click``, ``purchase``),
   :data:`ALIEXPRESS_SAMPLE` (``click``, ``conversion``): torch-rechub's samples with their given splits.
 
+The next-item (``seq``) data sets are user-item interactions, split leave-one-out by default
+(:mod:`~rec_trainers.datasets.sequential`):
+
+* :data:`AMAZON_BEAUTY`: Amazon Beauty 5-core (S3-Rec's sequences) with item titles;
+* :data:`ML_100K`: MovieLens 100K (RecBole's files), every rating an interaction, in time order;
+* :data:`DIGINETICA_SAMPLE`, :data:`YOOCHOOSE_SAMPLE`: torch-rechub's session samples, sessions as users.
+
 File lookup, checksums, the cache, tables, encoders and splits live in
 :mod:`rec_core.datasets`. Importing this package stays light: pandas is imported when a
 file is read.
@@ -35,26 +42,44 @@ from rec_trainers.datasets.rechub_mtl import (
     AliexpressSampleDataset,
     CensusIncomeSampleDataset,
 )
+from rec_trainers.datasets.sequential import (
+    AMAZON_BEAUTY,
+    DIGINETICA_SAMPLE,
+    ML_100K,
+    YOOCHOOSE_SAMPLE,
+    AmazonBeautyDataset,
+    DigineticaSampleDataset,
+    Ml100kDataset,
+    YoochooseSampleDataset,
+)
 from rec_trainers.datasets.synthetic import SYNTHETIC_CTR, SyntheticCTRDataset
 
 __all__ = [
     "ALIEXPRESS_SAMPLE",
     "ALI_CCP_SAMPLE",
+    "AMAZON_BEAUTY",
     "AVAZU_SAMPLE",
     "CENSUS_INCOME",
     "CENSUS_INCOME_SAMPLE",
     "CRITEO_SAMPLE",
+    "DIGINETICA_SAMPLE",
     "FRAPPE",
+    "ML_100K",
     "SYNTHETIC_CTR",
+    "YOOCHOOSE_SAMPLE",
     "AliCcpSampleDataset",
     "AliexpressSampleDataset",
+    "AmazonBeautyDataset",
     "AvazuSampleDataset",
     "CensusIncomeDataset",
     "CensusIncomeSampleDataset",
     "CriteoSampleDataset",
+    "DigineticaSampleDataset",
     "FrappeDataset",
+    "Ml100kDataset",
     "SyntheticCTR",
     "SyntheticCTRDataset",
+    "YoochooseSampleDataset",
     "generate_ctr",
     "make_criteo_like",
 ]
