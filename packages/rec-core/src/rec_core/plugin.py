@@ -34,3 +34,8 @@ def rec_register_callbacks(register: Register) -> None:
         "rec_core.callbacks.model_checkpoint:ModelCheckpoint",
         description="keep the top-k checkpoints and the last one",
     )
+    register(
+        "time-limit",
+        "rec_core.callbacks.time_limit:TimeLimit",
+        description="stop after the epoch that ends a wall-clock budget (seconds=1800)",
+    )

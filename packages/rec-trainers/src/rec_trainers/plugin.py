@@ -31,6 +31,7 @@ _SEQUENTIAL = {
     "narm": ("narm", "NARM", "GRU with attention over the session (Li et al. 2017)"),
     "bert4rec": ("bert4rec", "BERT4Rec", "bidirectional transformer trained by cloze (Sun et al. 2019)"),
     "hstu": ("hstu", "HSTU", "hierarchical sequential transduction units (Zhai et al. 2024)"),
+    "pop": ("popularity", "Popularity", "one learned logit per item, ignoring the history (baseline)"),
 }
 
 _WEIGHTERS = {
@@ -130,8 +131,13 @@ _DATASETS = {
 }
 
 
+# name -> the tuned default run `rec train TASK --data NAME` uses (rec_trainers/recipes/NAME.toml)
+_RECIPES = {name: f"rec_trainers:recipes/{name}.toml" for name in ("amazon-beauty", "ml-100k")}
+
+
 @hookimpl
 def rec_register_datasets(register: Register) -> None:
     """Register the built-in CTR, multi-task and sequential data sets."""
     for name, (reference, task, description) in _DATASETS.items():
-        register(name, reference, task=task, description=description)
+        recipe = {"recipe": _RECIPES[name]} if name in _RECIPES else {}
+        register(name, reference, task=task, description=description, **recipe)

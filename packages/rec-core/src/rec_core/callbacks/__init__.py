@@ -1,4 +1,4 @@
-"""Training callbacks: the `Callback` base, early stopping and checkpointing.
+"""Training callbacks: the `Callback` base, early stopping, checkpointing and a time limit.
 
 `EarlyStopper` is torch-rechub's early stopper for hand-written loops; inside
 `BaseTrainer.fit` use the `EarlyStopping` and `ModelCheckpoint` callbacks.
@@ -10,6 +10,7 @@ from rec_core.callbacks.base import Callback, CallbackList
 from rec_core.callbacks.early_stopper import EarlyStopper
 from rec_core.callbacks.early_stopping import EarlyStopping
 from rec_core.callbacks.model_checkpoint import ModelCheckpoint
+from rec_core.callbacks.time_limit import TimeLimit
 
 __all__ = [
     "Callback",
@@ -17,4 +18,5 @@ __all__ = [
     "EarlyStopper",
     "EarlyStopping",
     "ModelCheckpoint",
+    "TimeLimit",
 ]

@@ -121,7 +121,8 @@ def build_request(
 ) -> TrainRequest:
     """Resolve and validate a ``rec train`` invocation.
 
-    Precedence: trainer defaults < config file < ``--set`` < explicit flags.
+    Precedence: trainer defaults < the named data set's recipe < config file < ``--set`` <
+    explicit flags (:func:`recipe_for`).
 
     Raises:
         RecError: an unknown name, key or file, with a one-line message saying which.
@@ -151,6 +152,11 @@ def build_request(
     data_ref = _resolve_data(pm, task, data_name)
 
     trainer_cls = trainer.load()
+    recipe_values: dict[str, Any] = {}
+    if data_ref is not None and not isinstance(data_ref, Path):
+        recipe_values, recipe_model = recipe_for(pm, data_ref.name, model_name or getattr(trainer_cls, "default_model",
+                                                                                          None))
+        sections["model"] = {**recipe_model, **sections["model"]}
     config_cls = getattr(trainer_cls, "config_class", None)
     if config_cls is None:
         from rec_core.config import TrainingConfig as config_cls
@@ -158,7 +164,8 @@ def build_request(
     source = f"{config_file} and --set" if config_file else "--set"
     config_cls.check_keys(file_values, source=str(config_file))
     config_cls.check_keys(set_values, source="--set")
-    config = config_cls.from_dict({**defaults, **file_values, **set_values, **(flags or {})}, source=source)
+    config = config_cls.from_dict({**defaults, **recipe_values, **file_values, **set_values, **(flags or {})},
+                                  source=source)
 
     resumed, resume_path = RunFolder.for_resume(resume) if resume else (None, None)
     run_dir = output or (resumed.path if resumed else _default_output(task, model_name))
@@ -291,6 +298,35 @@ def _table(value: Any, name: str, source: Path | None) -> dict[str, Any]:
         where = f" in {source}" if source else ""
         raise ConfigError(f"'{name}'{where} must be a table of options (e.g. [{name}]), got {value!r}")
     return dict(value)
+
+
+def recipe_for(pm: RecPluginManager, data: str, model: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the tuned ``(trainer settings, model options)`` a named data set ships for ``model``.
+
+    A data set registered with ``recipe="package:relative/path.toml"`` names a TOML file in
+    that package: top-level keys are trainer settings, ``[model.NAME]`` tables the options
+    of model ``NAME``. A user's config file, ``--set`` and flags override both.
+
+    Raises:
+        RecError: the recipe file is missing or not valid TOML (a packaging bug, named).
+    """
+    from rec_core.errors import RecError
+
+    reference = pm.registry("datasets").get(data).info.get("recipe")
+    if not reference:
+        return {}, {}
+    package, _, relative = str(reference).partition(":")
+    try:
+        import importlib.resources
+
+        from rec_core.config import tomllib
+
+        text = importlib.resources.files(package).joinpath(relative).read_text(encoding="utf-8")
+        values = tomllib.loads(text)
+    except (ModuleNotFoundError, OSError, ValueError) as exc:
+        raise RecError(f"data set '{data}': cannot read its recipe {reference}: {exc}") from None
+    models = values.pop("model", {})
+    return values, dict(models.get(model, {})) if model else {}
 
 
 def _resolve_data(pm: RecPluginManager, task: str, name: str | None) -> Any:

@@ -69,6 +69,9 @@ class RetrievalEvaluator(Evaluator):
             target over the scores of every item but ``excluded_items`` (the training loss
             of a next-item model; known items are not masked here), and ``accuracy``, the
             share of queries whose first ranked item is a target (hit@1, ties against it).
+        prefix: Put before every metric name, e.g. ``"sampled_"`` for a protocol that ranks
+            sampled candidates rather than the catalogue, so its figures are never mistaken
+            for full-ranking ones.
 
     Raises:
         ConfigError: If ``ks`` are not distinct positive integers or a size is not positive.
@@ -76,7 +79,7 @@ class RetrievalEvaluator(Evaluator):
 
     def __init__(
         self, ks: Iterable[int] = (5, 10, 20), chunk_size: int | None = None, memory_budget: int = 64 * 2**20,
-        with_loss: bool = False,
+        with_loss: bool = False, prefix: str = "",
     ) -> None:
         self.ks = _check_ks(ks)
         if len(set(self.ks)) != len(self.ks):
@@ -88,13 +91,17 @@ class RetrievalEvaluator(Evaluator):
         self.chunk_size = chunk_size
         self.memory_budget = memory_budget
         self.with_loss = bool(with_loss)
+        self.prefix = prefix
 
     def metric_names(self, trainer: BaseTrainer | None = None) -> list[str]:
-        """Return ``recall@k``, ``ndcg@k``, ``hit@k``, ``mrr@k`` for each k, then ``mrr`` (and ``loss``, ``accuracy``)."""
+        """Return ``recall@k``, ``ndcg@k``, ``hit@k``, ``mrr@k`` for each k, ``mrr`` (and loss, accuracy), prefixed."""
+        return [self.prefix + name for name in self._names()]
+
+    def _names(self) -> list[str]:
         return ranking_metric_names(self.ks) + (["loss", "accuracy"] if self.with_loss else [])
 
     def _ks_with_top1(self) -> tuple[int, ...]:
-        return self.ks + (1,) if self.with_loss and 1 not in self.ks else self.ks
+        return (*self.ks, 1) if self.with_loss and 1 not in self.ks else self.ks
 
     def rows_per_chunk(self, n_items: int) -> int:
         """Return how many queries are scored at once for a catalogue of ``n_items``."""
@@ -128,7 +135,7 @@ class RetrievalEvaluator(Evaluator):
         dist, device = trainer.dist, trainer.device
         mine = torch.arange(len(queries))[dist.rank :: dist.world_size]
         chunks = [rows for rows in mine.split(self.rows_per_chunk(queries.n_items)) if len(rows)]
-        names = self.metric_names() if queries.targets is not None else []
+        names = self._names() if queries.targets is not None else []
         sums = torch.zeros(len(names) + 1, dtype=torch.float64, device=device)  # the last one counts queries
         tops: list[torch.Tensor] = []
         progress = trainer._progress
@@ -160,7 +167,7 @@ class RetrievalEvaluator(Evaluator):
         finally:
             progress.stop()
         totals = dist.all_reduce_sum(sums).cpu()
-        metrics = {name: float(totals[i] / totals[-1]) for i, name in enumerate(names)}
+        metrics = {self.prefix + name: float(totals[i] / totals[-1]) for i, name in enumerate(names)}
         top_items = _gather_rows(trainer, tops, mine, len(queries), top_k) if top_k is not None else None
         return RetrievalResult(metrics, top_items)
 

@@ -30,7 +30,7 @@ __all__ = ["EVAL_PROTOCOLS", "csr_rows", "sample_candidates", "split_queries", "
 EVAL_PROTOCOLS = ("full", "sampled-uniform", "sampled-popularity")
 
 
-def _interactions(data: TaskData):  # noqa: ANN202 - Interactions
+def _interactions(data: TaskData):
     if data.interactions is None or data.items is None:
         raise DataError(f"data set {data.name!r} has no interactions; task seq needs user-item sequences")
     return data.interactions
@@ -113,7 +113,9 @@ def sample_candidates(targets: np.ndarray, known: ItemLists, n_items: int, n: in
     for row, target in enumerate(targets):  # one vectorised draw per query: rejections are rare
         seen = np.unique(np.concatenate([items[offsets[row]:offsets[row + 1]], [target, 0]]))
         if n_items - len(seen) < n:
-            raise ConfigError(f"query {row} has seen all but {n_items - len(seen)} items; eval_negatives={n} is too many")
+            raise ConfigError(
+                f"query {row} has seen all but {n_items - len(seen)} items; eval_negatives={n} is too many"
+            )
         chosen: list[int] = []
         while len(chosen) < n:
             draw = rng.choice(n_items, size=2 * n, p=weights)

@@ -215,8 +215,8 @@ class SeqTrainer(BaseTrainer):
     # -- evaluation ----------------------------------------------------------------------------
     def configure_evaluator(self) -> RetrievalEvaluator:
         """Return the full-ranking evaluator (or the sampled protocol's) with ``loss`` and ``accuracy``."""
-        cls = _SampledEvaluator if self.config.sampled else RetrievalEvaluator
-        return cls(ks=tuple(self.config.eval_ks), with_loss=True)
+        return RetrievalEvaluator(ks=tuple(self.config.eval_ks), with_loss=True,
+                                  prefix="sampled_" if self.config.sampled else "")
 
     def score_items(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Return ``(queries, n_items)`` scores of every item as each history's next one (float32)."""
@@ -371,15 +371,3 @@ def _reload_data(cls: type[SeqTrainer], description: dict[str, Any], config: Tra
     entry = pm.registry("datasets").get(str(description.get("data")))
     return entry.load().load(seed=config.random_seed, **params)
 
-
-class _SampledEvaluator(RetrievalEvaluator):
-    """The sampled protocol: the same ranking, over each query's candidates, metrics named ``sampled_*``."""
-
-    def metric_names(self, trainer: Any = None) -> list[str]:
-        return [f"sampled_{name}" for name in super().metric_names(trainer)]
-
-    def evaluate(self, trainer: Any, data: Any, *, description: str = "eval") -> dict[str, float]:
-        if not isinstance(data, RetrievalQueries) or "candidates" not in data.inputs:
-            raise DataError("eval_protocol is sampled, but the queries have no sampled candidates")
-        metrics = super().evaluate(trainer, data, description=description)
-        return {f"sampled_{name}": value for name, value in metrics.items()}
