@@ -731,3 +731,44 @@ def test_seed_snippet_runs_with_only_the_import_changed(
     for key, value in model.state_dict().items():
         assert torch.equal(value, stopper.best_weights[key])
     assert evaluate(model, namespace["val_dl"]) == stopper.best_auc
+
+
+# ------------------------------------------------------------------ TimeLimit
+
+
+def test_time_limit_stops_after_the_epoch_that_spends_the_budget_and_carries_what_was_spent(monkeypatch):
+    from rec_core.callbacks import TimeLimit
+    from rec_core.callbacks import time_limit as module
+
+    clock = [100.0]
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
+    limit = TimeLimit(seconds=10)
+    trainer = FakeTrainer(None, [limit])
+    trainer.callbacks.call("on_fit_start", trainer)
+    clock[0] += 6
+    trainer.callbacks.call("on_train_epoch_end", trainer)
+    assert not trainer.should_stop
+    clock[0] += 5
+    trainer.callbacks.call("on_train_epoch_end", trainer)
+    assert trainer.should_stop  # 11 s spent: stop after this epoch
+    saved = trainer.callbacks.state_dict()[limit.state_key]
+    assert saved == {"spent": pytest.approx(11.0)}
+
+    resumed = TimeLimit(seconds=15)
+    resumed.load_state_dict(saved)
+    trainer = FakeTrainer(None, [resumed])
+    trainer.callbacks.call("on_fit_start", trainer)
+    clock[0] += 3
+    trainer.callbacks.call("on_train_epoch_end", trainer)
+    assert not trainer.should_stop
+    clock[0] += 2
+    trainer.callbacks.call("on_train_epoch_end", trainer)
+    assert trainer.should_stop  # 11 + 5 s of the 15 s budget
+
+
+@pytest.mark.parametrize("seconds", [0, -1, "10", True])
+def test_time_limit_refuses_a_budget_that_is_not_a_positive_number(seconds):
+    from rec_core.callbacks import TimeLimit
+
+    with pytest.raises(ConfigError, match="TimeLimit seconds must be a positive number"):
+        TimeLimit(seconds=seconds)
