@@ -497,3 +497,35 @@ def test_columns_on_cuda_give_the_same_batches(columns) -> None:
     for a, b in zip(cpu, gpu, strict=True):
         assert b[1].is_cuda
         assert_batches_equal(move_batch(a, "cuda"), b)
+
+
+def test_bucketed_epochs_are_seeded_permutations_of_rows_of_similar_keys_and_resume_exactly():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 50, (1000,), generator=generator)
+    columns = {"row": torch.arange(1000)}
+
+    def loader(**kwargs):
+        return ColumnarLoader(columns, batch_size=32, shuffle=True, seed=5, bucket_key=lengths, bucket_batches=8,
+                              **kwargs)
+
+    first = [batch["row"] for batch in loader()]
+    assert sorted(torch.cat(first).tolist()) == list(range(1000))
+    spread = torch.tensor([float(lengths[rows].max() - lengths[rows].min()) for rows in first]).mean()
+    plain = [batch["row"] for batch in ColumnarLoader(columns, batch_size=32, shuffle=True, seed=5)]
+    plain_spread = torch.tensor([float(lengths[rows].max() - lengths[rows].min()) for rows in plain]).mean()
+    assert spread < plain_spread / 4  # batches hold similar lengths
+    again = loader()
+    assert all(torch.equal(a["row"], b) for a, b in zip(again, first, strict=True))  # same seed, same epoch
+    assert not torch.equal(torch.cat([b["row"] for b in again]), torch.cat(first))  # the next epoch differs
+    stopped = loader()
+    iterator = iter(stopped)
+    for _ in range(5):
+        next(iterator)
+    resumed = loader()
+    resumed.load_state_dict(stopped.state_dict())
+    assert all(torch.equal(a["row"], b) for a, b in zip(resumed, first[5:], strict=True))
+    shards = [loader(rank=r, world_size=2) for r in (0, 1)]
+    seen = torch.cat([batch["row"] for shard in shards for batch in shard])
+    assert len(seen) == 1000 and len(set(seen.tolist())) == 1000
+    with pytest.raises(ConfigError, match="bucket_key has 3 values for 1000 rows"):
+        ColumnarLoader(columns, bucket_key=[1, 2, 3])

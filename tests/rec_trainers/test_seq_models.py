@@ -36,7 +36,7 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
     "hstu": {"num_blocks": 1, "num_heads": 2, "dropout_rate": 0.0},
 }
 CAUSAL = ["sasrec", "gru4rec", "narm", "hstu"]
-PADDING_INVARIANT = ["gru4rec", "narm", "bert4rec", "hstu"]
+PADDING_INVARIANT = ["sasrec", "gru4rec", "narm", "bert4rec", "hstu"]
 
 
 def build(name: str, n_items: int = N_ITEMS, **params: Any) -> SequentialModel:
@@ -112,6 +112,7 @@ def test_causal_models_do_not_look_ahead(name: str) -> None:
 @pytest.mark.parametrize("name", PADDING_INVARIANT)
 def test_more_leading_padding_changes_nothing(name: str) -> None:
     model = build(name).eval()
+    assert model.padding_invariant  # the flag that lets the trainer trim padding
     short = left_padded([7, 4, 1, 0], width=8)
     longer = torch.cat([torch.zeros(B, MAX_LEN - 8, dtype=torch.long), short], dim=1)
     torch.testing.assert_close(model.query_states(longer), model.query_states(short), atol=1e-5, rtol=1e-5)

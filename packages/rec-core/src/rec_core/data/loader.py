@@ -80,6 +80,12 @@ class ColumnarLoader:
         seed: Base seed of the permutations.
         rank: This process's index among ``world_size`` data-parallel processes.
         world_size: Number of processes sharing the data.
+        bucket_key: With ``shuffle``, a per-row number (e.g. a sequence length) to group rows
+            by: each epoch's permutation is cut into windows of ``bucket_batches`` batches,
+            each window is sorted by the key, and the resulting batches are shuffled. A
+            batch then holds rows of similar length, so padding can be trimmed away, while
+            every epoch stays a seeded permutation of all rows.
+        bucket_batches: Batches per sorting window (larger: more uniform batches, less random).
 
     Raises:
         ConfigError: If an argument is invalid.
@@ -99,6 +105,8 @@ class ColumnarLoader:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        bucket_key: Any = None,
+        bucket_batches: int = 64,
     ) -> None:
         if isinstance(dataset_or_x, ColumnarDataset):
             if y is not None:
@@ -116,6 +124,11 @@ class ColumnarLoader:
         self.drop_last = bool(drop_last)
         self.seed = _as_int("seed", seed)
         self.rank, self.world_size = _check_shard(rank, world_size)
+        self.bucket_key = None if bucket_key is None else torch.as_tensor(bucket_key).reshape(-1)
+        if self.bucket_key is not None and len(self.bucket_key) != len(self.dataset):
+            raise ConfigError(f"ColumnarLoader: bucket_key has {len(self.bucket_key)} values for "
+                              f"{len(self.dataset)} rows")
+        self.bucket_batches = _as_int("bucket_batches", bucket_batches, 1)
         self._epoch = 0
         self._batches_yielded = 0
         self._resume_at = 0
@@ -159,14 +172,28 @@ class ColumnarLoader:
             A 1-D ``int64`` tensor of ``num_samples`` row indices.
         """
         epoch = self._epoch if epoch is None else _as_int("epoch", epoch, 0)
-        total = len(self.dataset)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
-            order = torch.randperm(total, generator=generator)
-        else:
-            order = torch.arange(total)
         kept = self.num_samples * self.world_size
-        return order[:kept][self.rank :: self.world_size].contiguous()
+        return self.epoch_order(epoch)[:kept][self.rank :: self.world_size].contiguous()
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """Return every row of the data set in the order of ``epoch``, before it is shared among ranks."""
+        total = len(self.dataset)
+        if not self.shuffle:
+            return torch.arange(total)
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
+        order = torch.randperm(total, generator=generator)
+        if self.bucket_key is None:
+            return order
+        group = self.batch_size * self.world_size  # the rows of one step on all ranks
+        window = group * self.bucket_batches
+        keys = self.bucket_key[order]
+        order = torch.cat([
+            order[start : start + window][torch.argsort(keys[start : start + window], stable=True)]
+            for start in range(0, total, window)
+        ])
+        full = total // group
+        steps = order[: full * group].view(full, group)[torch.randperm(full, generator=generator)]
+        return torch.cat([steps.reshape(-1), order[full * group :]])
 
     def __iter__(self) -> Iterator[Any]:
         """Start an epoch, or resume the restored one at its next unseen batch."""

@@ -68,6 +68,10 @@ class SeqConfig(TrainingConfig):
         eval_protocol: ``"full"`` (every item ranked), ``"sampled-uniform"`` or
             ``"sampled-popularity"`` (the target among ``eval_negatives`` sampled items).
         eval_negatives: Negatives per query of the sampled protocols.
+        length_bucketing: For a model that declares ``padding_invariant``, batch histories
+            of similar length together and trim their common padding: the same maths on
+            far fewer positions when most histories are short (Beauty: 12% of the cells of
+            a 50-wide row are items).
     """
 
     loss_type: str = "cross_entropy"
@@ -77,6 +81,7 @@ class SeqConfig(TrainingConfig):
     eval_ks: list[int] = field(default_factory=lambda: [5, 10, 20])
     eval_protocol: str = "full"
     eval_negatives: int = 100
+    length_bucketing: bool = True
 
     def _check_values(self) -> None:
         super()._check_values()
@@ -185,8 +190,10 @@ class SeqTrainer(BaseTrainer):
 
         config = self.config
         columns = training_columns(data, self.max_len)
+        lengths = (columns["history"] != 0).sum(axis=1) if self._trims_padding else None
         loaders: dict[str, Any] = {
-            "train": ColumnarLoader(columns, batch_size=config.batch_size, shuffle=True, seed=config.random_seed)
+            "train": ColumnarLoader(columns, batch_size=config.batch_size, shuffle=True, seed=config.random_seed,
+                                    bucket_key=lengths)
         }
         for split in ("val", "test"):
             queries = split_queries(data, split, self.max_len, protocol=config.eval_protocol,
@@ -194,6 +201,10 @@ class SeqTrainer(BaseTrainer):
             if queries is not None:
                 loaders[split] = queries
         return loaders
+
+    @property
+    def _trims_padding(self) -> bool:
+        return bool(self.config.length_bucketing and getattr(self.model, "padding_invariant", False))
 
     @classmethod
     def load_data_file(cls, request: TrainRequest, params: dict[str, Any], config: TrainingConfig) -> TaskData:
@@ -274,6 +285,11 @@ class SeqTrainer(BaseTrainer):
     def training_step(self, batch: Any) -> torch.Tensor:
         """Return the next-item loss of a batch of histories and their next items."""
         history, target = self._training_pair(batch)
+        if self._trims_padding:
+            real = history.ne(0).any(dim=0)
+            if bool(real.any()):
+                start = int(real.to(torch.uint8).argmax())
+                history, target = history[:, start:], target[:, start:]
         states, labels, items = self.network(history, target=target)
         config = self.config
         negatives = config.num_negatives or (1 if config.loss_type == "bce" else 100)

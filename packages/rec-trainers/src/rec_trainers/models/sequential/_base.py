@@ -43,6 +43,9 @@ class SequentialModel(nn.Module):
 
     n_items: int
     max_len: int
+    padding_invariant: ClassVar[bool] = False
+    """Whether a history's states are the same however much padding precedes it; the trainer
+    then batches histories of similar length together and trims the common padding away."""
     default_params: ClassVar[dict[str, Any]] = {}
     """Options :meth:`from_features` fills in when the user gives none."""
 

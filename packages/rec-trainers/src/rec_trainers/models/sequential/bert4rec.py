@@ -38,6 +38,7 @@ class BERT4Rec(SequentialModel):
         mask_prob: Chance that a training item is replaced by ``[mask]``, in ``(0, 1)``.
     """
 
+    padding_invariant: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "max_len": 50, "num_blocks": 2, "num_heads": 2,
                                                  "dropout_rate": 0.2, "mask_prob": 0.2}
 

@@ -31,6 +31,7 @@ class GRU4Rec(SequentialModel):
         max_len: Longest history read (older items are cut off).
     """
 
+    padding_invariant: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "hidden_size": 128, "num_layers": 1,
                                                  "dropout_rate": 0.3, "max_len": 50}
 

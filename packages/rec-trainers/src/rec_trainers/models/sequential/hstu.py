@@ -48,6 +48,7 @@ class HSTU(SequentialModel):
         ConfigError: An option is invalid, an alias is unknown, or an alias and its option disagree.
     """
 
+    padding_invariant: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "num_heads": 2, "num_blocks": 2, "max_len": 50,
                                                  "dropout_rate": 0.2, "linear_hidden_dim": None,
                                                  "attention_dim": None}

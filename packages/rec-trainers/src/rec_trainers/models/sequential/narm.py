@@ -35,6 +35,7 @@ class NARM(SequentialModel):
         max_len: Longest history read (older items are cut off).
     """
 
+    padding_invariant: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "hidden_size": 100, "emb_dropout": 0.25,
                                                  "session_dropout": 0.5, "max_len": 50}
 

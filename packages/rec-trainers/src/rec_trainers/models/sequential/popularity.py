@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -30,6 +30,8 @@ class Popularity(SequentialModel):
         max_len: Longest history read (only its shape matters).
         counts: Initial ``(n_items,)`` counts (default: all zero).
     """
+
+    padding_invariant: ClassVar[bool] = True
 
     def __init__(self, n_items: int, max_len: int = 50, counts: torch.Tensor | None = None) -> None:
         super().__init__()

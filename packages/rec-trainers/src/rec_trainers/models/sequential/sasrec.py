@@ -18,6 +18,9 @@ class SASRec(SequentialModel):
     As in the paper: shared input/output item embeddings, learned positions, dropout on
     the embeddings and in each block, padding positions zeroed after every block, and a
     final layer norm. The states score items by dot product with the item table.
+    Positions count back from the most recent slot and padding is masked as a key, so a
+    history's states do not depend on how much padding precedes it (the trainer may trim
+    it away).
 
     Args:
         n_items: Catalogue size, padding id 0 included.
@@ -28,6 +31,7 @@ class SASRec(SequentialModel):
         dropout_rate: Dropout on embeddings, attention and feed-forward layers.
     """
 
+    padding_invariant: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "max_len": 50, "num_blocks": 2, "num_heads": 1,
                                                  "dropout_rate": 0.5}
 
@@ -58,14 +62,22 @@ class SASRec(SequentialModel):
     def encode(self, history: torch.Tensor) -> torch.Tensor:
         """Return the ``(B, L, d)`` causal states of the left-padded histories (``L <= max_len``)."""
         history = history[:, -self.max_len :]
+        length = history.shape[1]
         keep = history.ne(0).unsqueeze(-1)
-        positions = torch.arange(history.shape[1], device=history.device)
+        positions = torch.arange(self.max_len - length, self.max_len, device=history.device)
         x = self.item_embedding(history) * self.scale + self.position_embedding(positions)
         x = self.embedding_dropout(x) * keep
-        mask = causal_mask(history.shape[1], history.device)
+        mask = self._attention_mask(history)
         for block in self.blocks:
             x = block(x, mask) * keep
         return self.final_norm(x)
+
+    def _attention_mask(self, history: torch.Tensor) -> torch.Tensor:
+        """Return the ``(B * heads, L, L)`` mask: no later position, no padding key (each position sees itself)."""
+        length = history.shape[1]
+        blocked = causal_mask(length, history.device).unsqueeze(0) | history.eq(0).unsqueeze(1)
+        blocked &= ~torch.eye(length, dtype=torch.bool, device=history.device)
+        return blocked.repeat_interleave(self.blocks[0].attention.num_heads, dim=0)
 
     def item_embeddings(self) -> torch.Tensor:
         """Return the item table (shared with the input embeddings)."""
