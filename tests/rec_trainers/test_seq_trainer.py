@@ -270,3 +270,51 @@ def test_a_torch_rechub_hstu_script_runs_with_only_its_imports_changed(tmp_path)
     assert (tmp_path / "model.pth").is_file()
     logits = model(next(iter(val_loader))[0])
     assert logits.shape == (16, 20, vocab)
+
+
+# ------------------------------------------------------------------ DDP: two gloo processes
+
+
+def _seq_ddp_worker(index: int, port: int, out: str) -> None:
+    import os
+    import traceback
+    import warnings
+    from pathlib import Path
+
+    warnings.simplefilter("error")
+    os.environ.update(OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2",
+                      RANK=str(index), LOCAL_RANK=str(index))
+    torch.set_num_threads(1)
+    try:
+        data = load_interactions(Path(out) / "sequences.txt")
+        torch.manual_seed(0)
+        model = SASRec(data.items.n_items, embed_dim=16, num_blocks=1, max_len=10)
+        trainer = SeqTrainer(model, device="cpu", model_path=str(Path(out) / f"ckpt{index}"), progress_bar=False,
+                             max_epochs=2, batch_size=16, learning_rate=1e-2, random_seed=1)
+        loaders = trainer.make_loaders(data)
+        trainer.fit(loaders["train"], loaders["val"], verbose=False)
+        result = {"weights": {k: v.clone() for k, v in trainer.model.state_dict().items()},
+                  "test": trainer.evaluate(loaders["test"])}
+    except BaseException:
+        (Path(out) / f"rank{index}.error").write_text(traceback.format_exc())
+        os._exit(1)
+    torch.save(result, Path(out) / f"rank{index}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_ranks_train_the_same_model_and_agree_with_one_process_on_the_metrics(tmp_path):
+    from ..rec_core.ddp_workers import run_ranks
+
+    generator = np.random.default_rng(0)
+    lines = [" ".join(map(str, [user, *generator.integers(1, 40, size=generator.integers(4, 12))]))
+             for user in range(1, 61)]
+    (tmp_path / "sequences.txt").write_text("\n".join(lines) + "\n")
+    rank0, rank1 = run_ranks(_seq_ddp_worker, tmp_path, module=__name__)
+    for name, tensor in rank0["weights"].items():
+        assert torch.equal(tensor, rank1["weights"][name]), name
+    assert rank0["test"] == rank1["test"]
+    data = load_interactions(tmp_path / "sequences.txt")
+    model = SASRec(data.items.n_items, embed_dim=16, num_blocks=1, max_len=10)
+    model.load_state_dict(rank0["weights"])
+    single = _trainer(model, tmp_path / "single").evaluate(split_queries(data, "test", 10))
+    assert single == pytest.approx(rank0["test"], rel=1e-6)  # the ranks' shares add up to every user
