@@ -84,11 +84,13 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ and print their figures and ratios.
 
-    ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval mtl`` a subset.
+    ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval mtl seq
+    seqspeed`` a subset.
     """
     session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich", "scikit-learn", "torch-rechub==0.9.0")
     env = _env()
-    chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality", "retrieval", "mtl"}
+    chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality", "retrieval", "mtl", "seq",
+                                    "seqspeed"}
     if "cli" in chosen:
         session.run("python", "benchmarks/cli_startup.py", env=env)
     if "loader" in chosen:
@@ -101,6 +103,10 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/retrieval_eval.py", env=env)
     if "mtl" in chosen:
         session.run("python", "benchmarks/mtl_quality.py", env=env)
+    if "seq" in chosen:
+        session.run("python", "benchmarks/seq_quality.py", env=env)
+    if "seqspeed" in chosen:
+        session.run("python", "benchmarks/seq_throughput.py", env=env)
 
 
 @nox.session
