@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from rec_core.datasets.interactions import (
         INTERACTION_OPTIONS,
         UserSequences,
+        attach_users,
         interactions_from_frame,
         known_before,
         load_interactions,
@@ -72,6 +73,7 @@ _MODULES = {
     "interactions": (
         "INTERACTION_OPTIONS",
         "UserSequences",
+        "attach_users",
         "interactions_from_frame",
         "known_before",
         "load_interactions",
@@ -111,6 +113,7 @@ __all__ = [
     "TabularEncoder",
     "TaskData",
     "UserSequences",
+    "attach_users",
     "cache_root",
     "canonical_text",
     "check_columns",

@@ -53,6 +53,7 @@ __all__ = [
     "INTERACTION_OPTIONS",
     "KNOWN_PARTS",
     "UserSequences",
+    "attach_users",
     "interactions_from_frame",
     "known_before",
     "load_interactions",
@@ -414,6 +415,24 @@ def _task_data(
         "source": str(source),
     }
     return TaskData(source.name, features, splits, {"item": "item"}, catalogue, interactions, info=info)
+
+
+def attach_users(data: TaskData, path: str | Path, key: str | None = None) -> TaskData:
+    """Return ``data`` with the attributes of a user file (a table keyed by user id) as ``data.users``.
+
+    Users of the interactions missing from the file get ``None`` attributes; users of the
+    file without interactions are ignored.
+
+    Raises:
+        DataError: The file is missing or unreadable, lacks the key column, or repeats a user.
+        ConfigError: ``data`` has no interactions.
+    """
+    import dataclasses
+
+    if data.interactions is None:
+        raise ConfigError(f"data set {data.name!r} has no interactions to attach user attributes to")
+    users = _catalogue(data.interactions.user_ids, Path(path), key, None)
+    return dataclasses.replace(data, users=users)
 
 
 # ------------------------------------------------------------------ histories

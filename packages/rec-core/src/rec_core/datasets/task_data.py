@@ -136,6 +136,8 @@ class TaskData:
         targets: Target name -> kind (one of :data:`TARGET_KINDS`), in model output order.
         items: The item catalogue, or ``None``.
         interactions: User histories, or ``None``.
+        users: User attributes, row-aligned with the encoded user ids (an
+            :class:`ItemCatalogue` keyed by user: ``ids`` are the original user ids), or ``None``.
         encoder: The fitted encoding of a user file (saved with a run), ``None`` for built-ins.
         info: Facts shown in the run summary, e.g. ``{"rows": 288609}``.
     """
@@ -148,6 +150,7 @@ class TaskData:
     interactions: Interactions | None = None
     encoder: TabularEncoder | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    users: ItemCatalogue | None = None
 
     @property
     def train(self) -> Split:

@@ -18,7 +18,9 @@ interactions are dropped first; ``info["dropped_users"]`` says how many.
   ``movielens-100k-recbole/ml-100k.inter.gz``: every rating is an interaction (implicit
   feedback), ordered by timestamp (ties by file order); 943 users, 1,682 items, 100,000
   interactions. Titles (``movie_title``) and the attributes ``release_year`` and ``class``
-  (genres) come from ``ml-100k.item``.
+  (genres) come from ``ml-100k.item``; the user attributes (``TaskData.users``) ``age``,
+  ``gender``, ``occupation`` and ``zip_code`` from ``ml-100k.user`` (side features of the
+  matching trainer).
 * ``diginetica-sample``: torch-rechub's 500-view sample of the CIKM Cup 2016 DIGINETICA
   item views (``rechub-samples/diginetica/train-item-views-sample.csv``). Sessions are the
   users; views are ordered by ``eventdate`` then ``timeframe`` (milliseconds into the
@@ -77,6 +79,10 @@ ML_100K_FILE = (
 ML_100K_ITEMS_FILE = (
     "movielens-100k-recbole/ml-100k.item",
     "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+)
+ML_100K_USERS_FILE = (
+    "movielens-100k-recbole/ml-100k.user",
+    "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
 )
 DIGINETICA_FILE = (
     "rechub-samples/diginetica/train-item-views-sample.csv",
@@ -161,17 +167,20 @@ class Ml100kDataset(InteractionDataset):
     default_name: ClassVar[str] = "ml-100k"
 
     def read(self, options: dict[str, Any], context: LoadContext) -> TaskData:
-        """Load RecBole's ``ml-100k.inter.gz`` and ``ml-100k.item``.
+        """Load RecBole's ``ml-100k.inter.gz``, ``ml-100k.item`` and ``ml-100k.user``.
 
         Raises:
             DataError: If a file is missing, damaged or malformed.
         """
+        from rec_core.datasets.interactions import attach_users
+
         path, items = context.file(*ML_100K_FILE), context.file(*ML_100K_ITEMS_FILE)
-        return load_interactions(
+        data = load_interactions(
             path, user="user_id", item="item_id", timestamp="timestamp",
             items=items, item_key="item_id", item_text="movie_title",
             seed=context.seed, embed_dim=context.embed_dim, **options,
         )  # fmt: skip
+        return attach_users(data, context.file(*ML_100K_USERS_FILE), key="user_id")
 
 
 def read_diginetica(path: Path) -> pd.DataFrame:

@@ -27,23 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
-import numpy as np
 import torch
 from torch import nn
 
 from rec_core import BaseTrainer, TrainingConfig
-from rec_core.errors import ConfigError, DataError, RecError
+from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import RetrievalEvaluator, RetrievalQueries
 from rec_trainers.trainers._next_item_loss import LOSS_TYPES, next_item_loss
 from rec_trainers.trainers._rechub import rechub_overrides
-from rec_trainers.trainers._seq_data import EVAL_PROTOCOLS, split_queries, training_columns
+from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
+from rec_trainers.trainers._seq_data import EVAL_PROTOCOLS, csr_rows, split_queries, training_columns
 
 if TYPE_CHECKING:
-    from rec_core.datasets import TaskData
-    from rec_core.pipeline import PreparedRun
-    from rec_core.plugins import RecPluginManager
-    from rec_core.run import TrainRequest
-    from rec_core.runfolder import RunFolder
+    from rec_core.datasets import TaskData, UserSequences
 
 __all__ = ["SeqConfig", "SeqTrainer"]
 
@@ -117,7 +113,7 @@ class SeqConfig(TrainingConfig):
         return self.eval_protocol != "full"
 
 
-class SeqTrainer(BaseTrainer):
+class SeqTrainer(RecommendsFromRuns, BaseTrainer):
     """Train a next-item model; validate and test by full ranking of the catalogue.
 
     Args:
@@ -207,21 +203,11 @@ class SeqTrainer(BaseTrainer):
         return bool(self.config.length_bucketing and getattr(self.model, "padding_invariant", False))
 
     @classmethod
-    def load_data_file(cls, request: TrainRequest, params: dict[str, Any], config: TrainingConfig) -> TaskData:
+    def read_interaction_file(cls, path: Path, params: dict[str, Any], config: TrainingConfig) -> TaskData:
         """Read a user's interactions (``--data FILE``): a ``user item item …`` file or a ``user,item[,time]`` table."""
         from rec_core.datasets import load_interactions
 
-        return load_interactions(request.data, seed=config.random_seed, **{**SEQ_FILE_DEFAULTS, **params})
-
-    @classmethod
-    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: Any = None) -> PreparedRun:
-        """Build the run (see :class:`~rec_core.BaseTrainer`); ``model.json`` also records how to reload the data."""
-        prepared = super().from_request(request, config=config, loggers=loggers)
-        source = {"data_params": dict(request.data_params)}
-        if isinstance(request.data, Path):
-            source["data_file"] = str(request.data.resolve())
-        prepared.description.update(source)
-        return prepared
+        return load_interactions(path, seed=config.random_seed, **{**SEQ_FILE_DEFAULTS, **params})
 
     # -- evaluation ----------------------------------------------------------------------------
     def configure_evaluator(self) -> RetrievalEvaluator:
@@ -329,61 +315,8 @@ class SeqTrainer(BaseTrainer):
         return result
 
     # -- rec recommend --------------------------------------------------------------------------
-    @classmethod
-    def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
-                           pm: RecPluginManager) -> dict[str, Any]:
-        """Return a user's top-``k`` next items (original ids), every item they interacted with excluded.
-
-        The history is the user's whole sequence in the run's data (train, validation and test).
-
-        Raises:
-            RecError: an unknown user, or the run's data cannot be reloaded.
-        """
-        from rec_core.datasets import user_sequences
-
-        description = folder.read_description()
-        config = folder.read_config(cls.config_class).replace(progress_bar=False, device="auto")
-        data = _reload_data(cls, description, config, pm)
-        interactions = data.interactions
-        code = {name: index for index, name in enumerate(interactions.user_ids) if index}.get(str(user))
-        if code is None:
-            raise RecError(f"unknown user {user!r}: not in the run's data '{description.get('data')}' "
-                           f"({interactions.n_users - 1} users)")
-        run = folder.read_run()
-        model = cls.restore_model(description, pm, run["task"])
-        trainer = cls(model, config=config)
-        trainer._load_model_weights(folder.checkpoint(checkpoint))
-        everything = user_sequences(interactions, ("train", "val", "test"))
-        users = np.array([code])
-        from rec_trainers.trainers._seq_data import csr_rows
-
-        queries = RetrievalQueries(
-            {"history": torch.from_numpy(everything.padded(users, trainer.max_len))}, None, trainer.n_items,
-            exclude=csr_rows(everything, users), excluded_items=[0],
-        )
-        top = RetrievalEvaluator().recommend(trainer, queries, k)[0].tolist()
-        items = data.items
-        titles = items.text or [""] * items.n_items
-        return {
-            "user": str(user),
-            "history": int(everything.lengths()[code]),
-            "checkpoint": str(folder.checkpoint(checkpoint)),
-            "items": [{"rank": rank, "item": items.ids[i], "title": titles[i]}
-                      for rank, i in enumerate((i for i in top if i > 0), start=1)],
-        }
-
-
-def _reload_data(cls: type[SeqTrainer], description: dict[str, Any], config: TrainingConfig,
-                 pm: RecPluginManager) -> TaskData:
-    """Load the run's data again, as ``rec train`` did (a named data set or the recorded file)."""
-    params = dict(description.get("data_params") or {})
-    if description.get("data_file"):
-        from rec_core.datasets import load_interactions
-
-        path = Path(description["data_file"])
-        if not path.is_file():
-            raise RecError(f"the run's data file {path} is gone; rec recommend needs the users' histories")
-        return load_interactions(path, seed=config.random_seed, **{**SEQ_FILE_DEFAULTS, **params})
-    entry = pm.registry("datasets").get(str(description.get("data")))
-    return entry.load().load(seed=config.random_seed, **params)
-
+    def user_query(self, data: TaskData, user: int, history: UserSequences) -> RetrievalQueries:
+        """Return the query of one user: the last ``max_len`` items of their whole history."""
+        users = one_user(user)
+        return RetrievalQueries({"history": torch.from_numpy(history.padded(users, self.max_len))}, None,
+                                self.n_items, exclude=csr_rows(history, users), excluded_items=[0])
