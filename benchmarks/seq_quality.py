@@ -50,7 +50,7 @@ def run_model(pm, data_name: str, data, model_name: str, args: argparse.Namespac
     from rec_core.cli._train import recipe_for
     from rec_trainers import SeqTrainer
 
-    config_values, model_params = recipe_for(pm, data_name, model_name)
+    config_values, model_params = recipe_for(pm, data_name, model_name, "seq")
     config_values = {**config_values, **parse_sets(args.set)}
     model_params = {**model_params, **parse_sets(args.model_set)}
     torch.manual_seed(args.seed)

@@ -75,7 +75,8 @@ def test_the_registration_is_the_one_declaration_of_each_data_set() -> None:
         assert NAME_PATTERN.match(name)
         mtl = ("census-income", "census-income-sample", "ali-ccp-sample", "aliexpress-sample")
         seq = ("amazon-beauty", "ml-100k", "diginetica-sample", "yoochoose-sample")
-        assert info["task"] == ("mtl" if name in mtl else "seq" if name in seq else "ctr")
+        expected = ("seq", "match") if name == "ml-100k" else "mtl" if name in mtl else "seq" if name in seq else "ctr"
+        assert info["task"] == expected
         assert info["description"] and "\n" not in info["description"]
         module, attribute = reference.split(":")
         spec = getattr(importlib.import_module(module), attribute)

@@ -138,15 +138,16 @@ def test_users_too_short_for_leave_one_out_are_dropped_and_counted(app, tmp_path
 
 
 def test_a_registered_data_set_brings_its_tuned_recipe(pm, tmp_path):
-    values, model = recipe_for(pm, "amazon-beauty", "sasrec")
+    values, model = recipe_for(pm, "amazon-beauty", "sasrec", "seq")
     assert values["max_epochs"] >= 50 and model["dropout_rate"] > 0
     request = build_request(pm, "seq", model="sasrec", data="amazon-beauty", output=tmp_path / "a")
     assert request.config.batch_size == values["batch_size"] and request.model_params == model
     overridden = build_request(pm, "seq", model="sasrec", data="amazon-beauty", output=tmp_path / "b",
                                sets=["batch_size=7", "model.dropout_rate=0.1"])
     assert overridden.config.batch_size == 7 and overridden.model_params["dropout_rate"] == 0.1
-    assert recipe_for(pm, "amazon-beauty", "narm")[1] == {}  # options of another model are not applied
-    assert recipe_for(pm, "frappe", "deepfm") == ({}, {})
+    assert recipe_for(pm, "amazon-beauty", "narm", "seq")[1] == {}  # options of another model are not applied
+    assert recipe_for(pm, "frappe", "deepfm", "ctr") == ({}, {})
+    assert recipe_for(pm, "amazon-beauty", "dssm", "match") == ({}, {})  # another task's table is not applied
 
 
 def test_a_failed_run_leaves_an_existing_run_untouched(app, diginetica_run):

@@ -34,6 +34,15 @@ _SEQUENTIAL = {
     "pop": ("popularity", "Popularity", "one learned logit per item, ignoring the history (baseline)"),
 }
 
+_MATCHING = {
+    "dssm": ("dssm", "DSSM", "two towers of MLPs over user and item features (Huang et al. 2013)"),
+    "youtubednn": ("youtube_dnn", "YoutubeDNN", "user tower over features and history, softmax over items "
+                                                "(Covington et al. 2016)"),
+    "mind": ("mind", "MIND", "multi-interest user tower by capsule routing (Li et al. 2019)"),
+    "comirec-sa": ("comirec", "ComirecSA", "multi-interest user tower by self-attention (Cen et al. 2020)"),
+    "comirec-dr": ("comirec", "ComirecDR", "multi-interest user tower by dynamic routing (Cen et al. 2020)"),
+}
+
 _WEIGHTERS = {
     "uwl": ("uwl:UWLWeighter", "uncertainty weighting with learned task variances (Kendall et al. 2018)"),
     "gradnorm": ("gradnorm:GradNormWeighter", "gradient normalisation on the last shared layer (Chen et al. 2018)"),
@@ -52,6 +61,17 @@ MTL_OPTIONS = [
     *_COLUMNS,
 ]
 
+MATCH_OPTIONS = [
+    {"flag": "--user-col", "target": "data.user", "help": "User column of a --data table (default user_id)."},
+    {"flag": "--item-col", "target": "data.item", "help": "Item column of a --data table (default item_id)."},
+    {"flag": "--time-col", "target": "data.timestamp",
+     "help": "Time column of a --data table (default: 'timestamp' if present, else file order)."},
+    {"flag": "--users", "target": "data.users",
+     "help": "A table of user side features, keyed by its first column (or data.user_key)."},
+    {"flag": "--items", "target": "data.items",
+     "help": "A table of item side features, keyed by its first column (or data.item_key)."},
+]
+
 SEQ_OPTIONS = [
     {"flag": "--user-col", "target": "data.user", "help": "User column of a --data table (default user_id)."},
     {"flag": "--item-col", "target": "data.item", "help": "Item column of a --data table (default item_id)."},
@@ -62,7 +82,7 @@ SEQ_OPTIONS = [
 
 @hookimpl
 def rec_register_trainers(register: Register) -> None:
-    """Register the CTR, multi-task and sequential trainers."""
+    """Register the CTR, multi-task, sequential and matching trainers."""
     register(
         "ctr",
         "rec_trainers.trainers.ctr:CTRTrainer",
@@ -76,6 +96,12 @@ def rec_register_trainers(register: Register) -> None:
         options=MTL_OPTIONS,
     )
     register(
+        "match",
+        "rec_trainers.trainers.match:MatchTrainer",
+        description="Two-tower retrieval (point/pair/list-wise, in-batch negatives), full-ranking recall/NDCG.",
+        options=MATCH_OPTIONS,
+    )
+    register(
         "seq",
         "rec_trainers.trainers.seq:SeqTrainer",
         description="Next-item prediction over user histories, full-ranking recall/NDCG/hit/MRR.",
@@ -85,13 +111,15 @@ def rec_register_trainers(register: Register) -> None:
 
 @hookimpl
 def rec_register_models(register: Register) -> None:
-    """Register the ranking models (task ctr), multi-task models (mtl) and next-item models (seq)."""
+    """Register the ranking (task ctr), multi-task (mtl), next-item (seq) and two-tower (match) models."""
     for name, (cls, description) in _RANKING.items():
         register(name, f"rec_trainers.models.ranking.{name}:{cls}", task="ctr", description=description)
     for name, (module, cls, description) in _MULTI_TASK.items():
         register(name, f"rec_trainers.models.multi_task.{module}:{cls}", task="mtl", description=description)
     for name, (module, cls, description) in _SEQUENTIAL.items():
         register(name, f"rec_trainers.models.sequential.{module}:{cls}", task="seq", description=description)
+    for name, (module, cls, description) in _MATCHING.items():
+        register(name, f"rec_trainers.models.matching.{module}:{cls}", task="match", description=description)
 
 
 @hookimpl
@@ -122,8 +150,8 @@ _DATASETS = {
                           "torch-rechub's AliExpress sample (100/20 rows), click and conversion"),
     "amazon-beauty": ("rec_trainers.datasets.sequential:AMAZON_BEAUTY", "seq",
                       "Amazon Beauty 5-core (S3-Rec's sequences) with item titles, 22,363 users, leave-one-out"),
-    "ml-100k": ("rec_trainers.datasets.sequential:ML_100K", "seq",
-                "MovieLens 100K (RecBole's files), every rating an interaction in time order, leave-one-out"),
+    "ml-100k": ("rec_trainers.datasets.sequential:ML_100K", ("seq", "match"),
+                "MovieLens 100K (RecBole's files) with user and item attributes, time-ordered, leave-one-out"),
     "diginetica-sample": ("rec_trainers.datasets.sequential:DIGINETICA_SAMPLE", "seq",
                           "torch-rechub's 500-view DIGINETICA sample, sessions as users (smoke tests)"),
     "yoochoose-sample": ("rec_trainers.datasets.sequential:YOOCHOOSE_SAMPLE", "seq",

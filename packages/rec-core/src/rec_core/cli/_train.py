@@ -153,9 +153,11 @@ def build_request(
 
     trainer_cls = trainer.load()
     recipe_values: dict[str, Any] = {}
-    if data_ref is not None and not isinstance(data_ref, Path):
-        recipe_values, recipe_model = recipe_for(pm, data_ref.name, model_name or getattr(trainer_cls, "default_model",
-                                                                                          None))
+    recipe_data = data_ref.name if data_ref is not None and not isinstance(data_ref, Path) else (
+        getattr(trainer_cls, "default_data", None) if data_ref is None else None)
+    if recipe_data is not None and recipe_data in pm.registry("datasets"):
+        recipe_values, recipe_model = recipe_for(
+            pm, recipe_data, model_name or getattr(trainer_cls, "default_model", None), task)
         sections["model"] = {**recipe_model, **sections["model"]}
     config_cls = getattr(trainer_cls, "config_class", None)
     if config_cls is None:
@@ -300,12 +302,13 @@ def _table(value: Any, name: str, source: Path | None) -> dict[str, Any]:
     return dict(value)
 
 
-def recipe_for(pm: RecPluginManager, data: str, model: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the tuned ``(trainer settings, model options)`` a named data set ships for ``model``.
+def recipe_for(pm: RecPluginManager, data: str, model: str | None, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the tuned ``(trainer settings, model options)`` a named data set ships for ``task`` and ``model``.
 
     A data set registered with ``recipe="package:relative/path.toml"`` names a TOML file in
-    that package: top-level keys are trainer settings, ``[model.NAME]`` tables the options
-    of model ``NAME``. A user's config file, ``--set`` and flags override both.
+    that package with one table per task: ``[TASK]`` holds trainer settings and
+    ``[TASK.model.NAME]`` the options of model ``NAME``. A user's config file, ``--set`` and
+    flags override both.
 
     Raises:
         RecError: the recipe file is missing or not valid TOML (a packaging bug, named).
@@ -325,8 +328,9 @@ def recipe_for(pm: RecPluginManager, data: str, model: str | None) -> tuple[dict
         values = tomllib.loads(text)
     except (ModuleNotFoundError, OSError, ValueError) as exc:
         raise RecError(f"data set '{data}': cannot read its recipe {reference}: {exc}") from None
-    models = values.pop("model", {})
-    return values, dict(models.get(model, {})) if model else {}
+    settings = dict(values.get(task, {}))
+    models = settings.pop("model", {})
+    return settings, dict(models.get(model, {})) if model else {}
 
 
 def _resolve_data(pm: RecPluginManager, task: str, name: str | None) -> Any:

@@ -29,7 +29,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 import torch
@@ -39,9 +39,23 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import BatchEvaluator, Evaluator, RetrievalEvaluator, RetrievalQueries
 from rec_core.metrics import auc
+from rec_trainers.trainers._match_data import (
+    HISTORY,
+    MatchColumns,
+    catalogue_columns,
+    match_columns,
+    split_queries,
+    training_columns,
+)
 from rec_trainers.trainers._match_loss import bpr_loss, in_batch_softmax_loss, list_wise_loss, point_wise_loss
 from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
+from rec_trainers.trainers._seq_data import csr_rows
+
+if TYPE_CHECKING:
+    from rec_core.datasets import TaskData, UserSequences
+    from rec_core.run import TrainRequest
 
 __all__ = ["MatchConfig", "MatchTrainer"]
 
@@ -64,6 +78,12 @@ class MatchConfig(TrainingConfig, RegularizationSettings):
         temperature: Logits are divided by it (list-wise and in-batch losses).
         logq_correction: Subtract ``log q(item)`` from in-batch logits (needs item frequencies).
         eval_ks: Cut-offs of the ranking metrics.
+        history_len: Items of the user's history the user tower reads (``rec train match``).
+        embed_dim: Embedding size of every feature ``rec train match`` builds.
+        train_negatives: Point-wise training (``mode=0`` without in-batch negatives): sampled
+            negative rows per positive, drawn once (``rec train match``).
+        list_negatives: List-wise training without in-batch negatives: sampled items per row in
+            the ``neg_items`` column (``rec train match``).
         embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's ``regularization_params``.
     """
 
@@ -75,6 +95,10 @@ class MatchConfig(TrainingConfig, RegularizationSettings):
     temperature: float = 1.0
     logq_correction: bool = True
     eval_ks: list[int] = field(default_factory=lambda: [10, 20, 50])
+    history_len: int = 50
+    embed_dim: int = 32
+    train_negatives: int = 4
+    list_negatives: int = 20
 
     def _check_values(self) -> None:
         super()._check_values()
@@ -87,9 +111,15 @@ class MatchConfig(TrainingConfig, RegularizationSettings):
             raise ConfigError(f"config key 'in_batch_neg_ratio' must be >= 1 (got {self.in_batch_neg_ratio})")
         if not self.eval_ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.eval_ks):
             raise ConfigError(f"config key 'eval_ks' must be positive integers (got {self.eval_ks!r})")
+        for name in ("history_len", "embed_dim"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config key {name!r} must be >= 1 (got {getattr(self, name)})")
+        for name in ("train_negatives", "list_negatives"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"config key {name!r} must be >= 0 (got {getattr(self, name)})")
 
 
-class MatchTrainer(BaseTrainer):
+class MatchTrainer(RecommendsFromRuns, BaseTrainer):
     """Train a two-tower retrieval model; validate by full ranking (or torch-rechub's AUC).
 
     Args:
@@ -112,6 +142,8 @@ class MatchTrainer(BaseTrainer):
         "batch_size": 256,
         "save_top_k": 1,
     }
+    default_model: ClassVar[str | None] = "dssm"
+    default_data: ClassVar[str | None] = "ml-100k"
 
     def __init__(
         self,
@@ -173,6 +205,65 @@ class MatchTrainer(BaseTrainer):
         self._log_q = probabilities.log().float()
         self._item_feature = item_feature
 
+    # -- rec train match: data, loaders, recommendation ----------------------------------------------
+    @classmethod
+    def load_data(cls, request: TrainRequest, config: TrainingConfig) -> TaskData:
+        """Load the interactions (and side tables); the features are the two towers' (``_match_data``)."""
+        import dataclasses
+
+        data = super().load_data(request, config)
+        return dataclasses.replace(data, features=match_columns(data, config.history_len, config.embed_dim).features)
+
+    @classmethod
+    def read_interaction_file(cls, path: Path, params: dict[str, Any], config: TrainingConfig) -> TaskData:
+        """Read ``--data FILE`` (a ``user,item[,time]`` table); ``data.users``/``data.user_key`` attach a user file."""
+        from rec_core.datasets import attach_users, load_interactions
+
+        options = {"min_user_interactions": 3, **params}
+        users, user_key = options.pop("users", None), options.pop("user_key", None)
+        data = load_interactions(path, seed=config.random_seed, **options)
+        return attach_users(data, users, user_key) if users else data
+
+    def make_loaders(self, data: TaskData) -> dict[str, Any]:
+        """Return the training rows' loader and the validation and test queries; set the catalogue."""
+        from rec_core.data import ColumnarLoader
+
+        config = self.config
+        columns = match_columns(data, config.history_len, config.embed_dim)
+        if config.match_mode == 1 and not config.in_batch_neg:
+            raise ConfigError("pair-wise training (match_mode=1) of rec train match draws its negatives in the "
+                              "batch: add --set in_batch_neg=true")
+        point_wise = config.match_mode == 0 and not config.in_batch_neg
+        list_wise = config.match_mode == 2 and not config.in_batch_neg
+        x, y = training_columns(data, columns, config.history_len,
+                                negatives=config.train_negatives if point_wise else 0,
+                                list_negatives=config.list_negatives if list_wise else 0, seed=config.random_seed)
+        self.prepare_recommendation(data, columns)
+        counts = np.bincount(x["item_id"][y > 0], minlength=len(columns.items["item_id"]))
+        self.set_item_frequencies(counts, "item_id")
+        loaders: dict[str, Any] = {
+            "train": ColumnarLoader(x, y, batch_size=config.batch_size, shuffle=True, seed=config.random_seed)
+        }
+        for split in ("val", "test"):
+            queries = split_queries(data, columns, split, config.history_len)
+            if queries is not None:
+                loaders[split] = queries
+        return loaders
+
+    def prepare_recommendation(self, data: TaskData, columns: MatchColumns | None = None) -> None:
+        """Give the evaluator the item tower's inputs of the whole catalogue."""
+        columns = columns or match_columns(data, self.config.history_len, self.config.embed_dim)
+        self._columns = columns
+        self.set_item_catalogue(catalogue_columns(columns))
+
+    def user_query(self, data: TaskData, user: int, history: UserSequences) -> RetrievalQueries:
+        """Return the query of one user: their side features and the last ``history_len`` items."""
+        users = one_user(user)
+        inputs = {name: torch.from_numpy(values[users]) for name, values in self._columns.users.items()}
+        inputs[HISTORY] = torch.from_numpy(history.padded(users, self.config.history_len))
+        return RetrievalQueries(inputs, None, len(self._columns.items["item_id"]), exclude=csr_rows(history, users),
+                                excluded_items=[0])
+
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: Any) -> torch.Tensor:
         """Return the loss of ``mode`` (or the in-batch softmax) plus the regularization."""
@@ -202,18 +293,18 @@ class MatchTrainer(BaseTrainer):
         log_q = None
         if config.logq_correction and self._log_q is not None and item_ids is not None:
             log_q = self._log_q.to(item_ids.device)[item_ids.reshape(-1)]
-        if config.in_batch_neg_ratio is None:
+        if config.in_batch_neg_ratio is None and config.match_mode != 1:
             return in_batch_softmax_loss(users, items, item_ids, temperature=config.temperature, log_q=log_q)
         return self._sampled_in_batch_loss(users, items, log_q)
 
     def _sampled_in_batch_loss(self, users: torch.Tensor, items: torch.Tensor,
                                log_q: torch.Tensor | None) -> torch.Tensor:
-        """torch-rechub's ``in_batch_neg_ratio``: K random (or the K hardest) other positives per row."""
+        """torch-rechub's ``in_batch_neg_ratio``: K random (or the K hardest) other positives per row (all for BPR)."""
         scores = (users @ items.T).float() / self.config.temperature
         if log_q is not None:
             scores = scores - log_q.reshape(1, -1)
         rows = scores.shape[0]
-        k = min(int(self.config.in_batch_neg_ratio), rows - 1)
+        k = rows - 1 if self.config.in_batch_neg_ratio is None else min(int(self.config.in_batch_neg_ratio), rows - 1)
         others = ~torch.eye(rows, dtype=torch.bool, device=scores.device)
         if self.config.hard_negative:
             rank = scores.detach().masked_fill(~others, float("-inf"))
