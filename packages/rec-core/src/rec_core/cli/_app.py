@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from rec_core import __version__
 from rec_core.cli._console import out_console, print_error
 from rec_core.cli._inspect import add_inspect_commands
-from rec_core.cli._predict import add_predict_command, add_recommend_command
+from rec_core.cli._predict import add_export_index_command, add_predict_command, add_recommend_command
 from rec_core.cli._runs import add_runs_commands
 from rec_core.cli._train import add_train_commands
 from rec_core.errors import RecError
@@ -66,6 +66,7 @@ def build_app(pm: RecPluginManager) -> typer.Typer:
     add_train_commands(app, pm)
     add_predict_command(app, pm)
     add_recommend_command(app, pm)
+    add_export_index_command(app, pm)
     add_runs_commands(app)
     _add_plugin_commands(app, pm)
     return app

@@ -1,4 +1,4 @@
-"""``rec predict RUN --data FILE`` and ``rec recommend RUN --user ID``: use a finished run's model."""
+"""``rec predict``, ``rec recommend`` and ``rec export-index``: use a finished run's model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.runfolder import RunFolder
 
-__all__ = ["add_predict_command", "add_recommend_command"]
+__all__ = ["add_export_index_command", "add_predict_command", "add_recommend_command"]
 
 
 def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
@@ -73,3 +73,31 @@ def add_recommend_command(app: typer.Typer, pm: RecPluginManager) -> None:
         for entry in result["items"]:
             table.add_row(str(entry["rank"]), entry["item"], *([entry.get("title") or ""] if titled else []))
         out_console.print(table)
+
+
+def add_export_index_command(app: typer.Typer, pm: RecPluginManager) -> None:
+    """Add ``export-index`` to ``app``."""
+
+    @app.command("export-index")
+    def export_index(
+        run_dir: Path = typer.Argument(..., help="A run folder written by rec train (seq or match).",
+                                       show_default=False),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Folder to create; default RUN/index."),
+        faiss: bool = typer.Option(False, "--faiss", help="Also write an exact inner-product faiss index "
+                                                          '(pip install "rec-trainers[faiss]").'),
+        checkpoint: str = typer.Option("best", "--checkpoint", help="best, last, or a checkpoint path."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Write the item vectors users are scored against (.npy, original ids) for serving; --faiss adds an index."""
+        folder = RunFolder(run_dir)
+        run = folder.read_run()
+        trainer_cls = pm.registry("trainers").get(run["task"]).load()
+        result = trainer_cls.export_index_from_run(folder, output or folder.path / "index", checkpoint, faiss=faiss,
+                                                   pm=pm)
+        if json:
+            print_json(result)
+        else:
+            extra = " and items.faiss" if result["faiss"] else ""
+            out_console.print(
+                f"wrote {result['items']} item vectors (dim {result['dim']}){extra} to {result['output']}"
+            )

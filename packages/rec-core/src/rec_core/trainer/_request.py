@@ -247,6 +247,17 @@ class RequestStepsMixin:
         task = folder.read_run()["task"]
         raise RecError(f"rec recommend works for runs that rank items (seq, match); {folder.path} is a {task} run")
 
+    @classmethod
+    def export_index_from_run(cls, folder: RunFolder, output: Path, checkpoint: str = "best", *, faiss: bool = False,
+                              pm: RecPluginManager) -> dict[str, Any]:
+        """Write a run's item vectors (and optionally a faiss index) for serving; retrieval trainers implement it.
+
+        Raises:
+            RecError: this task's runs have no item index.
+        """
+        task = folder.read_run()["task"]
+        raise RecError(f"rec export-index works for runs that rank items (seq, match); {folder.path} is a {task} run")
+
     # -- helpers --------------------------------------------------------------------------------------------
     @classmethod
     def _default_entry(cls, request: TrainRequest, kind: str, name: str | None, flag: str) -> Registration:

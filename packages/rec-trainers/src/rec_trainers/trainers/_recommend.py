@@ -1,10 +1,12 @@
-"""``rec recommend`` for the trainers that rank a catalogue (seq, match): one shared path.
+"""``rec recommend`` and ``rec export-index`` for the trainers that rank a catalogue (seq, match).
 
 A run folder records how its data was loaded (``model.json``: the registered data set and
 its options, or the file path). :meth:`RecommendsFromRuns.recommend_from_run` loads that data
 again, rebuilds the model from the chosen checkpoint, builds the user's query with the
 trainer's :meth:`~RecommendsFromRuns.user_query` and ranks the catalogue with the retrieval
 evaluator, every item the user interacted with (train, validation or test) excluded.
+:meth:`RecommendsFromRuns.export_index_from_run` writes the item vectors the model scores
+users against (:meth:`~RecommendsFromRuns.item_vectors`), for serving outside rec.
 """
 
 from __future__ import annotations
@@ -68,21 +70,12 @@ class RecommendsFromRuns:
         from rec_core.datasets import user_sequences
         from rec_core.evaluation import RetrievalEvaluator
 
-        description = folder.read_description()
-        config = folder.read_config(cls.config_class).replace(progress_bar=False, device="auto")  # type: ignore[attr-defined]
-        data = cls._reload_data(description, config, pm)
+        trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
         interactions = data.interactions
-        if interactions is None or data.items is None:
-            raise RecError(f"the run's data '{description.get('data')}' has no interactions")
         code = {name: index for index, name in enumerate(interactions.user_ids) if index}.get(str(user))
         if code is None:
-            raise RecError(f"unknown user {user!r}: not in the run's data '{description.get('data')}' "
+            raise RecError(f"unknown user {user!r}: not in the run's data '{data.name}' "
                            f"({interactions.n_users - 1} users)")
-        model = cls.restore_model(description, pm, folder.read_run()["task"])  # type: ignore[attr-defined]
-        trainer = cls(model, config=config)  # type: ignore[call-arg]
-        path = folder.checkpoint(checkpoint)
-        trainer._load_model_weights(path)
-        trainer.prepare_recommendation(data)
         everything = user_sequences(interactions, ("train", "val", "test"))
         top = RetrievalEvaluator().recommend(trainer, trainer.user_query(data, code, everything), k)[0].tolist()
         titles = data.items.text or [""] * data.items.n_items
@@ -93,6 +86,66 @@ class RecommendsFromRuns:
             "items": [{"rank": rank, "item": data.items.ids[i], "title": titles[i]}
                       for rank, i in enumerate((i for i in top if i > 0), start=1)],
         }
+
+    def item_vectors(self, data: TaskData) -> np.ndarray:
+        """Return the ``(n_items - 1, d)`` float32 vectors of items ``1..n-1`` that users are scored against."""
+        raise NotImplementedError
+
+    @classmethod
+    def export_index_from_run(cls, folder: RunFolder, output: Path, checkpoint: str = "best", *, faiss: bool = False,
+                              pm: RecPluginManager) -> dict[str, Any]:
+        """Write the run's item vectors for serving: ``item_embeddings.npy``, ``item_ids.json``, ``index.json``.
+
+        ``item_embeddings.npy`` row ``r`` is the item ``item_ids.json[r]`` (original ids); a
+        user is scored by the inner product with its vector(s). With ``faiss``, also
+        ``items.faiss``: an exact inner-product index (``faiss.IndexFlatIP``) over the same rows.
+        The folder is written whole or not at all.
+
+        Raises:
+            RecError: ``output`` exists, faiss is not installed, or the run cannot be loaded.
+        """
+        import json
+        import shutil
+        import tempfile
+
+        if output.exists():
+            raise RecError(f"output {output} already exists; choose another --output (nothing was overwritten)")
+        faiss_module = _import_faiss() if faiss else None
+        trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
+        vectors = np.ascontiguousarray(trainer.item_vectors(data), dtype=np.float32)
+        ids = list(data.items.ids[1:])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+        try:
+            np.save(staging / "item_embeddings.npy", vectors)
+            (staging / "item_ids.json").write_text(json.dumps(ids), encoding="utf-8")
+            facts = {"run": str(folder.path), "checkpoint": str(path), "items": len(ids), "dim": int(vectors.shape[1]),
+                     "metric": "inner_product", "faiss": faiss}
+            if faiss_module is not None:
+                index = faiss_module.IndexFlatIP(vectors.shape[1])
+                index.add(vectors)
+                faiss_module.write_index(index, str(staging / "items.faiss"))
+            (staging / "index.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
+            staging.rename(output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return {**facts, "output": str(output)}
+
+    @classmethod
+    def _trainer_from_run(cls, folder: RunFolder, checkpoint: str, pm: RecPluginManager) -> tuple[Any, TaskData, Path]:
+        """Return the run's trainer with the checkpoint's weights, its data loaded again, and the checkpoint path."""
+        description = folder.read_description()
+        config = folder.read_config(cls.config_class).replace(progress_bar=False, device="auto")  # type: ignore[attr-defined]
+        data = cls._reload_data(description, config, pm)
+        if data.interactions is None or data.items is None:
+            raise RecError(f"the run's data '{description.get('data')}' has no interactions")
+        model = cls.restore_model(description, pm, folder.read_run()["task"])  # type: ignore[attr-defined]
+        trainer = cls(model, config=config)  # type: ignore[call-arg]
+        path = folder.checkpoint(checkpoint)
+        trainer._load_model_weights(path)
+        trainer.prepare_recommendation(data)
+        return trainer, data, path
 
     @classmethod
     def _reload_data(cls, description: dict[str, Any], config: TrainingConfig, pm: RecPluginManager) -> TaskData:
@@ -105,6 +158,14 @@ class RecommendsFromRuns:
             return cls.read_interaction_file(path, params, config)
         entry = pm.registry("datasets").get(str(description.get("data")))
         return entry.load().load(seed=config.random_seed, **params)
+
+
+def _import_faiss() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise RecError('--faiss needs the faiss library: pip install "rec-trainers[faiss]" (faiss-cpu)') from None
+    return faiss
 
 
 def one_user(user: int) -> np.ndarray:

@@ -256,6 +256,13 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         self._columns = columns
         self.set_item_catalogue(catalogue_columns(columns))
 
+    @torch.no_grad()
+    def item_vectors(self, data: TaskData) -> np.ndarray:
+        """Return the item tower's vectors of items ``1..n-1``."""
+        self.model.eval()
+        with self.scoring_session():
+            return self._item_embeddings[1:].cpu().numpy()
+
     def user_query(self, data: TaskData, user: int, history: UserSequences) -> RetrievalQueries:
         """Return the query of one user: their side features and the last ``history_len`` items."""
         users = one_user(user)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -314,7 +315,12 @@ class SeqTrainer(RecommendsFromRuns, BaseTrainer):
                               Path(self.config.checkpoint_dir) / "model.pth")
         return result
 
-    # -- rec recommend --------------------------------------------------------------------------
+    # -- rec recommend / export-index ---------------------------------------------------------------
+    @torch.no_grad()
+    def item_vectors(self, data: TaskData) -> np.ndarray:
+        """Return the item table rows ``1..n-1`` the query states are scored against."""
+        return self.model.item_embeddings()[1 : self.n_items].float().cpu().numpy()
+
     def user_query(self, data: TaskData, user: int, history: UserSequences) -> RetrievalQueries:
         """Return the query of one user: the last ``max_len`` items of their whole history."""
         users = one_user(user)
