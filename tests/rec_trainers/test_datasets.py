@@ -30,6 +30,7 @@ from rec_trainers.datasets import (
     CRITEO_SAMPLE,
     DIGINETICA_SAMPLE,
     FRAPPE,
+    ML_1M_SAMPLE,
     ML_100K,
     SYNTHETIC_CTR,
     YOOCHOOSE_SAMPLE,
@@ -68,14 +69,15 @@ def test_the_registration_is_the_one_declaration_of_each_data_set() -> None:
         "synthetic-ctr": SYNTHETIC_CTR, "frappe": FRAPPE, "criteo-sample": CRITEO_SAMPLE, "avazu-sample": AVAZU_SAMPLE,
         "census-income": CENSUS_INCOME, "census-income-sample": CENSUS_INCOME_SAMPLE, "ali-ccp-sample": ALI_CCP_SAMPLE,
         "aliexpress-sample": ALIEXPRESS_SAMPLE, "amazon-beauty": AMAZON_BEAUTY, "ml-100k": ML_100K,
-        "diginetica-sample": DIGINETICA_SAMPLE, "yoochoose-sample": YOOCHOOSE_SAMPLE,
+        "diginetica-sample": DIGINETICA_SAMPLE, "yoochoose-sample": YOOCHOOSE_SAMPLE, "ml-1m-sample": ML_1M_SAMPLE,
     }  # fmt: skip
     assert set(entries) == set(specs)
     for name, (reference, info) in entries.items():
         assert NAME_PATTERN.match(name)
         mtl = ("census-income", "census-income-sample", "ali-ccp-sample", "aliexpress-sample")
         seq = ("amazon-beauty", "ml-100k", "diginetica-sample", "yoochoose-sample")
-        expected = ("seq", "match") if name == "ml-100k" else "mtl" if name in mtl else "seq" if name in seq else "ctr"
+        expected = {"ml-100k": ("seq", "match"), "ml-1m-sample": ("match", "seq")}.get(
+            name, "mtl" if name in mtl else "seq" if name in seq else "ctr")
         assert info["task"] == expected
         assert info["description"] and "\n" not in info["description"]
         module, attribute = reference.split(":")

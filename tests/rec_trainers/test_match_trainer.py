@@ -149,3 +149,25 @@ def test_a_user_file_with_side_tables_trains(app, tmp_path):
     assert {"user_city", "item_tags", "hist_item_id", "item_id", "user_id"} <= features
     answer = runner.invoke(app, ["recommend", str(tmp_path / "run"), "--user", "u3", "--k", "3", "--json"])
     assert answer.exit_code == 0, answer.output
+
+
+def test_every_registered_match_model_trains_from_the_command_line(app, pm, tmp_path):
+    if not (Path(os.environ.get("REC_DATA_DIR", "-")) / "rechub-samples" / "ml-1m").is_dir():
+        pytest.skip("needs torch-rechub's ml-1m sample: set REC_DATA_DIR")
+    models = pm.registry("models").names(task="match")
+    assert models == ["comirec-dr", "comirec-sa", "dssm", "mind", "youtubednn"]
+    for model in models:
+        result = runner.invoke(app, ["train", "match", "--data", "ml-1m-sample", "--model", model, "--epochs", "1",
+                                     "--set", "batch_size=16", "--output", str(tmp_path / model), "--json"])
+        assert result.exit_code == 0, (model, result.output)
+        assert "test/recall@20" in json.loads(result.output.strip().splitlines()[-1])["test"]
+
+
+def test_torch_rechub_defaults_hold_without_a_config(pm, ml100k, tmp_path):
+    from rec_trainers.trainers._match_data import match_columns
+
+    features = match_columns(ml100k, 10, 8).features
+    model = pm.registry("models").get("dssm", task="match").load().from_features(features)
+    trainer = MatchTrainer(model, device="cpu", model_path=str(tmp_path))
+    assert (trainer.config.match_mode, trainer.config.in_batch_neg, trainer.config.max_epochs) == (0, False, 10)
+    assert MatchTrainer.default_config().in_batch_neg  # rec train match's own default

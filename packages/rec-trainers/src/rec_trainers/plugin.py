@@ -154,6 +154,8 @@ _DATASETS = {
                 "MovieLens 100K (RecBole's files) with user and item attributes, time-ordered, leave-one-out"),
     "diginetica-sample": ("rec_trainers.datasets.sequential:DIGINETICA_SAMPLE", "seq",
                           "torch-rechub's 500-view DIGINETICA sample, sessions as users (smoke tests)"),
+    "ml-1m-sample": ("rec_trainers.datasets.matching:ML_1M_SAMPLE", ("match", "seq"),
+                     "torch-rechub's 100-rating MovieLens-1M sample with user and movie attributes (smoke tests)"),
     "yoochoose-sample": ("rec_trainers.datasets.sequential:YOOCHOOSE_SAMPLE", "seq",
                          "torch-rechub's 500-click YOOCHOOSE sample, sessions as users (smoke tests)"),
 }

@@ -22,6 +22,7 @@ from rec_core.data.batch import batch_size_of, move_batch
 from rec_core.data.columnar import ColumnarDataset, PredictDataset, TorchDataset, to_column
 from rec_core.data.generator import DataGenerator, MatchDataGenerator, df_to_dict, split_lengths
 from rec_core.data.loader import ColumnarLoader
+from rec_core.data.sequences import pad_sequences
 from rec_core.features import get_auto_embedding_dim
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "df_to_dict",
     "get_auto_embedding_dim",
     "move_batch",
+    "pad_sequences",
     "split_lengths",
     "to_column",
 ]

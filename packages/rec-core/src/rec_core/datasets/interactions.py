@@ -191,14 +191,15 @@ def _file_format(path: Path, fmt: str | None) -> str:
 # ------------------------------------------------------------------ the item catalogue
 
 
-def _catalogue(ids: list[str], path: Path, key: str | None, text: str | None) -> ItemCatalogue:
-    """Return the catalogue of ``ids`` with the attributes (raw values) and text of an item file."""
+def _catalogue(ids: list[str], path: Path | pd.DataFrame, key: str | None, text: str | None) -> ItemCatalogue:
+    """Return the catalogue of ``ids`` with the attributes (raw values) and text of an item file (or frame)."""
     import pandas as pd
 
     from rec_core.datasets.encoding import check_columns, row_number
     from rec_core.datasets.tables import read_table
 
-    table = read_table(path)
+    table = path.reset_index(drop=True) if isinstance(path, pd.DataFrame) else read_table(path)
+    path = "the given table" if isinstance(path, pd.DataFrame) else path
     key = key or str(table.columns[0])
     check_columns(table, [key, *([text] if text else [])], str(path), "item file column")
     keys = pd.Series([canonical_text(v) for v in table[key].to_numpy()])
@@ -361,7 +362,8 @@ def _build(
 
     interactions = Interactions(users, item_codes, part, user_ids.ids, times)
     catalogue = (
-        _catalogue(item_ids.ids, Path(items), item_key, item_text) if items is not None else ItemCatalogue(item_ids.ids)
+        _catalogue(item_ids.ids, _table_source(items), item_key, item_text) if items is not None
+        else ItemCatalogue(item_ids.ids)
     )
     return _task_data(source, interactions, catalogue, split, embed_dim, dropped)
 
@@ -417,8 +419,13 @@ def _task_data(
     return TaskData(source.name, features, splits, {"item": "item"}, catalogue, interactions, info=info)
 
 
-def attach_users(data: TaskData, path: str | Path, key: str | None = None) -> TaskData:
-    """Return ``data`` with the attributes of a user file (a table keyed by user id) as ``data.users``.
+def _table_source(source: Any) -> Any:
+    """Return a side table's source: a DataFrame as it is, anything else as a path."""
+    return source if hasattr(source, "columns") else Path(source)
+
+
+def attach_users(data: TaskData, path: str | Path | pd.DataFrame, key: str | None = None) -> TaskData:
+    """Return ``data`` with the attributes of a user file or frame (keyed by user id) as ``data.users``.
 
     Users of the interactions missing from the file get ``None`` attributes; users of the
     file without interactions are ignored.
@@ -431,7 +438,7 @@ def attach_users(data: TaskData, path: str | Path, key: str | None = None) -> Ta
 
     if data.interactions is None:
         raise ConfigError(f"data set {data.name!r} has no interactions to attach user attributes to")
-    users = _catalogue(data.interactions.user_ids, Path(path), key, None)
+    users = _catalogue(data.interactions.user_ids, _table_source(path), key, None)
     return dataclasses.replace(data, users=users)
 
 

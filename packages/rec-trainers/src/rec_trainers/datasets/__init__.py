@@ -34,6 +34,7 @@ from rec_trainers.datasets.census import CENSUS_INCOME, CensusIncomeDataset
 from rec_trainers.datasets.criteo import CRITEO_SAMPLE, CriteoSampleDataset
 from rec_trainers.datasets.frappe import FRAPPE, FrappeDataset
 from rec_trainers.datasets.generator import SyntheticCTR, generate_ctr, make_criteo_like
+from rec_trainers.datasets.matching import ML_1M_SAMPLE, Ml1mSampleDataset
 from rec_trainers.datasets.rechub_mtl import (
     ALI_CCP_SAMPLE,
     ALIEXPRESS_SAMPLE,
@@ -64,6 +65,7 @@ __all__ = [
     "CRITEO_SAMPLE",
     "DIGINETICA_SAMPLE",
     "FRAPPE",
+    "ML_1M_SAMPLE",
     "ML_100K",
     "SYNTHETIC_CTR",
     "YOOCHOOSE_SAMPLE",
@@ -76,6 +78,7 @@ __all__ = [
     "CriteoSampleDataset",
     "DigineticaSampleDataset",
     "FrappeDataset",
+    "Ml1mSampleDataset",
     "Ml100kDataset",
     "SyntheticCTR",
     "SyntheticCTRDataset",

@@ -61,6 +61,9 @@ __all__ = ["MatchConfig", "MatchTrainer"]
 
 MODES = (0, 1, 2)
 _DEFAULT_MONITOR = "val/ndcg@20"
+RECHUB_DEFAULTS = {"match_mode": 0, "in_batch_neg": False, "temperature": 1.0, "max_epochs": 10,
+                   "early_stopping_patience": 10}
+"""torch-rechub's ``MatchTrainer`` defaults, used when the trainer is built without a ``config``."""
 ITEM_EMBEDDING_BATCH = 8192
 
 
@@ -135,13 +138,19 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
 
     config_class: ClassVar[type[TrainingConfig]] = MatchConfig
     config_defaults: ClassVar[dict[str, Any]] = {
-        "max_epochs": 10,
-        "early_stopping_patience": 10,
+        "max_epochs": 30,
+        "early_stopping_patience": 5,
         "monitor": _DEFAULT_MONITOR,
         "mode": "max",
         "batch_size": 256,
         "save_top_k": 1,
+        "in_batch_neg": True,
+        "match_mode": 2,
+        "temperature": 0.05,
     }
+    """``rec train match``'s defaults: in-batch softmax (every model, multi-interest ones too).
+    Called torch-rechub's way, without a ``config``, the trainer keeps torch-rechub's
+    defaults instead (see :data:`RECHUB_DEFAULTS`)."""
     default_model: ClassVar[str | None] = "dssm"
     default_data: ClassVar[str | None] = "ml-100k"
 
@@ -175,6 +184,8 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         )
         if model_logger is not None:
             kwargs.setdefault("loggers", model_logger)
+        if kwargs.get("config") is None:  # torch-rechub's API: its defaults, not rec train match's
+            overrides = {**RECHUB_DEFAULTS, **overrides}
         super().__init__(model, **{**overrides, **kwargs})
         self.regularization = Regularization(self.model, self.config)
         self._item_inputs: dict[str, torch.Tensor] | None = None
@@ -212,7 +223,16 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         import dataclasses
 
         data = super().load_data(request, config)
-        return dataclasses.replace(data, features=match_columns(data, config.history_len, config.embed_dim).features)
+        features = match_columns(data, config.history_len, config.embed_dim).features
+        return dataclasses.replace(data, features=features, info={**data.info, "history_len": config.history_len})
+
+    @classmethod
+    def build_model(cls, entry: Any, params: dict[str, Any], data: TaskData) -> nn.Module:
+        """Build the model; a model that needs the history length (MIND, ComirecDR) gets ``history_len``."""
+        factory = entry.load()
+        if "max_length" in getattr(factory, "required_params", ()) and "max_length" not in params:
+            params = {**params, "max_length": int(data.info.get("history_len", 50))}
+        return super().build_model(entry, params, data)
 
     @classmethod
     def read_interaction_file(cls, path: Path, params: dict[str, Any], config: TrainingConfig) -> TaskData:
@@ -293,8 +313,9 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         if self.dist.is_distributed:
             raise ConfigError("in_batch_neg needs the towers outside forward(); it is not supported under DDP")
         users, items = _flat(self.model.user_tower(x)), _flat(self.model.item_tower(x))
-        if users.dim() != 2:
-            raise ConfigError(f"in-batch negatives need one user embedding per row, got shape {tuple(users.shape)}")
+        if users.dim() == 3:  # multi-interest: the interest closest to the row's positive (label-aware)
+            chosen = torch.einsum("bkd,bd->bk", users, items).argmax(dim=1)
+            users = users[torch.arange(users.shape[0], device=users.device), chosen]
         config = self.config
         item_ids = x.get(getattr(self, "_item_feature", ""), None)
         log_q = None
