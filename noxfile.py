@@ -85,12 +85,12 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ and print their figures and ratios.
 
     ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval mtl seq
-    seqspeed`` a subset.
+    seqspeed match`` a subset.
     """
     session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich", "scikit-learn", "torch-rechub==0.9.0")
     env = _env()
     chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality", "retrieval", "mtl", "seq",
-                                    "seqspeed"}
+                                    "seqspeed", "match"}
     if "cli" in chosen:
         session.run("python", "benchmarks/cli_startup.py", env=env)
     if "loader" in chosen:
@@ -107,6 +107,8 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/seq_quality.py", env=env)
     if "seqspeed" in chosen:
         session.run("python", "benchmarks/seq_throughput.py", env=env)
+    if "match" in chosen:
+        session.run("python", "benchmarks/match_quality.py", env=env)
 
 
 @nox.session
