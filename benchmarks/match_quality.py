@@ -45,6 +45,9 @@ import os
 # libgomp busy-waits by default, which hurts on small shared machines; torch-rechub's tqdm
 # bars would flood the tables. Both must be set before torch and tqdm are imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from _common import fit_and_test, parse_sets
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import argparse
@@ -64,15 +67,6 @@ MODELS = ("dssm", "youtubednn", "rechub-dssm")
 TOWER = {"dims": [128, 64], "activation": "prelu"}
 BATCH, LR, NEGATIVES = 256, 1e-3, 3
 
-
-def parse_sets(pairs: list[str]) -> dict:
-    from rec_core.config import parse_value
-
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        out[key] = parse_value(value)
-    return out
 
 
 def load_data(seed: int):
@@ -130,11 +124,8 @@ def run_rec(pm, data, model_name: str, args: argparse.Namespace) -> dict:
         trainer = MatchTrainer(model, device="cpu", model_path=folder, progress_bar=args.progress,
                                callbacks=[TimeLimit(args.minutes * 60)], random_seed=args.seed, **config_values)
         loaders = trainer.make_loaders(data)
-        started = time.perf_counter()
-        trainer.fit(loaders["train"], loaders["val"], verbose=args.verbose)
-        wall = time.perf_counter() - started
-        best_epoch = _best_epoch(trainer)
-        test = trainer.evaluate(loaders["test"])
+        run = fit_and_test(trainer, loaders, verbose=args.verbose)
+        test, wall, best_epoch = run["test"], run["wall_s"], run["best_epoch"]
     epochs = trainer.current_epoch
     return {
         "model": model_name, "trained_by": "rec MatchTrainer (recipe: in-batch softmax)",
@@ -144,13 +135,6 @@ def run_rec(pm, data, model_name: str, args: argparse.Namespace) -> dict:
     }
 
 
-def _best_epoch(trainer) -> int | None:
-    checkpoint = trainer._checkpoint_callback()
-    path = getattr(checkpoint, "best_model_path", None) if checkpoint is not None else None
-    if not path:
-        return None
-    name = os.path.basename(path)
-    return int(name.split("epoch=")[1].split("-")[0]) + 1 if "epoch=" in name else None
 
 
 def rechub_dssm(columns):

@@ -29,17 +29,10 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from _common import fit_and_test, parse_sets
+
 METRICS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
 
-
-def parse_sets(pairs: list[str]) -> dict:
-    from rec_core.config import parse_value
-
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        out[key] = parse_value(value)
-    return out
 
 
 def run_model(pm, data_name: str, data, model_name: str, args: argparse.Namespace) -> dict:
@@ -60,11 +53,8 @@ def run_model(pm, data_name: str, data, model_name: str, args: argparse.Namespac
         trainer = SeqTrainer(model, device="cpu", model_path=folder, progress_bar=args.progress,
                              callbacks=[TimeLimit(args.minutes * 60)], random_seed=args.seed, **config_values)
         loaders = trainer.make_loaders(data)
-        started = time.perf_counter()
-        trainer.fit(loaders["train"], loaders["val"], verbose=args.verbose)
-        wall = time.perf_counter() - started
-        best_epoch = _best_epoch(trainer)
-        test = trainer.evaluate(loaders["test"])
+        run = fit_and_test(trainer, loaders, verbose=args.verbose)
+        test, wall, best_epoch = run["test"], run["wall_s"], run["best_epoch"]
     positions = int((loaders["train"].dataset.x["target"] != 0).sum())
     return {
         "model": model_name, **{m: test[m] for m in METRICS}, "epochs": trainer.current_epoch,
@@ -73,13 +63,6 @@ def run_model(pm, data_name: str, data, model_name: str, args: argparse.Namespac
     }
 
 
-def _best_epoch(trainer) -> int | None:
-    checkpoint = trainer._checkpoint_callback()
-    path = getattr(checkpoint, "best_model_path", None) if checkpoint is not None else None
-    if not path:
-        return None
-    name = os.path.basename(path)
-    return int(name.split("epoch=")[1].split("-")[0]) + 1 if "epoch=" in name else None
 
 
 def popularity(data) -> dict:

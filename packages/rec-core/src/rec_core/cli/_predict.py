@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -27,10 +28,9 @@ def add_predict_command(app: typer.Typer, pm: RecPluginManager) -> None:
     ) -> None:
         """Score a file with a trained model, encoding it exactly as the training data was."""
         folder = RunFolder(run_dir)
-        run = folder.read_run()
         if not data.is_file():
             raise RecError(f"data file not found: {data}")
-        trainer_cls = pm.registry("trainers").get(run["task"]).load()
+        trainer_cls = _trainer_of(folder, pm)
         target = output or data.with_name(f"{data.stem}.predictions.csv")
         result = trainer_cls.predict_from_run(folder, data, target, checkpoint, pm=pm)
         if json:
@@ -58,9 +58,7 @@ def add_recommend_command(app: typer.Typer, pm: RecPluginManager) -> None:
         from rich.table import Table
 
         folder = RunFolder(run_dir)
-        run = folder.read_run()
-        trainer_cls = pm.registry("trainers").get(run["task"]).load()
-        result = trainer_cls.recommend_from_run(folder, user, k, checkpoint, pm=pm)
+        result = _trainer_of(folder, pm).recommend_from_run(folder, user, k, checkpoint, pm=pm)
         if json:
             print_json(result)
             return
@@ -90,10 +88,8 @@ def add_export_index_command(app: typer.Typer, pm: RecPluginManager) -> None:
     ) -> None:
         """Write the item vectors users are scored against (.npy, original ids) for serving; --faiss adds an index."""
         folder = RunFolder(run_dir)
-        run = folder.read_run()
-        trainer_cls = pm.registry("trainers").get(run["task"]).load()
-        result = trainer_cls.export_index_from_run(folder, output or folder.path / "index", checkpoint, faiss=faiss,
-                                                   pm=pm)
+        result = _trainer_of(folder, pm).export_index_from_run(folder, output or folder.path / "index", checkpoint,
+                                                               faiss=faiss, pm=pm)
         if json:
             print_json(result)
         else:
@@ -101,3 +97,8 @@ def add_export_index_command(app: typer.Typer, pm: RecPluginManager) -> None:
             out_console.print(
                 f"wrote {result['items']} item vectors (dim {result['dim']}){extra} to {result['output']}"
             )
+
+
+def _trainer_of(folder: RunFolder, pm: RecPluginManager) -> Any:
+    """Return the trainer class of the run in ``folder`` (its task's registered trainer)."""
+    return pm.registry("trainers").get(folder.read_run()["task"]).load()

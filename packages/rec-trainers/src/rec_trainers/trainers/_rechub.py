@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["collect_outputs", "rechub_overrides"]
+__all__ = ["collect_outputs", "rechub_overrides", "write_best_weights"]
 
 
 def rechub_overrides(regularization_params: dict[str, float] | None = None, **named: Any) -> dict[str, Any]:
@@ -51,3 +51,17 @@ def collect_outputs(
         model.train(was_training)
     pred = torch.cat(preds) if preds else torch.empty(0)
     return pred, (torch.cat(targets) if targets else torch.empty(0)) if with_target else None
+
+
+def write_best_weights(trainer: Any, file_name: str = "model.pth", **fit_kwargs: Any) -> None:
+    """Write the model's (best) weights, unwrapped, to ``file_name`` in the checkpoint folder, as torch-rechub does.
+
+    Only rank 0 writes, and nothing is written for ``fit(..., saved=False)``.
+    """
+    if not fit_kwargs.get("saved", True) or not trainer.is_global_zero:
+        return
+    from pathlib import Path
+
+    from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
+
+    atomic_torch_save(strip_module_prefix(trainer.model.state_dict()), Path(trainer.config.checkpoint_dir) / file_name)

@@ -12,7 +12,6 @@ set ``model_output="probabilities"`` for a model that applies its own sigmoid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -22,7 +21,7 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
-from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides, write_best_weights
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 
 __all__ = ["CTRConfig", "CTRTrainer"]
@@ -231,9 +230,5 @@ class CTRTrainer(BaseTrainer):
     def fit(self, train_loader: Any, val_loader: Any = None, **kwargs: Any) -> tuple[float, Any]:
         """Train (see :meth:`BaseTrainer.fit`); the best weights also land in ``model.pth``."""
         result = super().fit(train_loader, val_loader, **kwargs)
-        if kwargs.get("saved", True) and self.is_global_zero:
-            from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
-
-            weights = strip_module_prefix(self.model.state_dict())
-            atomic_torch_save(weights, Path(self.config.checkpoint_dir) / "model.pth")
+        write_best_weights(self, **kwargs)
         return result

@@ -48,7 +48,7 @@ from rec_trainers.trainers._match_data import (
     training_columns,
 )
 from rec_trainers.trainers._match_loss import bpr_loss, in_batch_softmax_loss, list_wise_loss, point_wise_loss
-from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides, write_best_weights
 from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 from rec_trainers.trainers._seq_data import csr_rows
@@ -446,11 +446,7 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
     def fit(self, train_loader: Any, val_loader: Any = None, **kwargs: Any) -> tuple[float, Any]:
         """Train (see :meth:`BaseTrainer.fit`); the best weights also land in ``model.pth``, as torch-rechub's."""
         result = super().fit(train_loader, val_loader, **kwargs)
-        if kwargs.get("saved", True) and self.is_global_zero:
-            from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
-
-            atomic_torch_save(strip_module_prefix(self.model.state_dict()),
-                              Path(self.config.checkpoint_dir) / "model.pth")
+        write_best_weights(self, **kwargs)
         return result
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -26,7 +25,7 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.config import split_rechub_kwargs
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss, mse
-from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides
+from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides, write_best_weights
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 
 if TYPE_CHECKING:
@@ -258,11 +257,7 @@ class MTLTrainer(BaseTrainer):
         ``mode`` and ``seed`` only name that file, as in torch-rechub.
         """
         result = super().fit(train_loader, val_loader, **kwargs)
-        if kwargs.get("saved", True) and self.is_global_zero:
-            from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
-
-            path = Path(self.config.checkpoint_dir) / f"model_{mode}_{seed}.pth"
-            atomic_torch_save(strip_module_prefix(self.model.state_dict()), path)
+        write_best_weights(self, f"model_{mode}_{seed}.pth", **kwargs)
         return result
 
     def evaluate(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]

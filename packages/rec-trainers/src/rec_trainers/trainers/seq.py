@@ -35,7 +35,7 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import RetrievalEvaluator, RetrievalQueries
 from rec_trainers.trainers._next_item_loss import LOSS_TYPES, next_item_loss
-from rec_trainers.trainers._rechub import rechub_overrides
+from rec_trainers.trainers._rechub import rechub_overrides, write_best_weights
 from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
 from rec_trainers.trainers._seq_data import EVAL_PROTOCOLS, csr_rows, split_queries, training_columns
 
@@ -308,11 +308,7 @@ class SeqTrainer(RecommendsFromRuns, BaseTrainer):
     def fit(self, train_loader: Any, val_loader: Any = None, **kwargs: Any) -> tuple[float, Any]:
         """Train (see :meth:`BaseTrainer.fit`); the best weights also land in ``model.pth``, as torch-rechub's."""
         result = super().fit(train_loader, val_loader, **kwargs)
-        if kwargs.get("saved", True) and self.is_global_zero:
-            from rec_core.checkpoint import atomic_torch_save, strip_module_prefix
-
-            atomic_torch_save(strip_module_prefix(self.model.state_dict()),
-                              Path(self.config.checkpoint_dir) / "model.pth")
+        write_best_weights(self, **kwargs)
         return result
 
     # -- rec recommend / export-index ---------------------------------------------------------------
