@@ -1,13 +1,17 @@
 """Pad variable-length sequences into one 2-D array, as Keras and torch-rechub do.
 
 :func:`pad_sequences` returns what ``torch_rechub.utils.data.pad_sequences`` (and
-``keras.preprocessing.sequence.pad_sequences`` for 1-D items) returns, but it works on
-all rows at once: it measures every row, cuts each row to the part it keeps (in C,
-through ``map``), flattens those parts into one array and writes them through a boolean
-mask. torch-rechub converts and copies row by row in Python.
+``keras.preprocessing.sequence.pad_sequences`` for rows of scalars) returns, but it works
+on blocks of rows instead of one row at a time: it measures every row, converts the
+items of a block in one ``np.fromiter`` (or ``np.concatenate`` for array rows), drops
+the cut-off items by index arithmetic (or, when most of a row is cut, slices the rows
+first, in C through ``map``) and writes the block through a boolean mask. Rows that are
+one object (the negatives of a point-wise sample share its history list) are padded once.
 
-Measured once on 1,000,000 rows of 0-300 ints (``maxlen=50``, 2 busy CPU cores):
-0.9 s here against 5.1 s for torch-rechub.
+Python ints still have to be read one by one, so the gain is bounded. Measured once on
+1,000,000 rows of 0-299 ints, ``maxlen=50`` (CPU seconds, best of 3, 2 busy cores):
+2.0 s here against 2.6 s for torch-rechub; rows of 0-59 ints 1.1-1.7 s against 2.3-2.9 s;
+rows of 0-19 ints 0.75 s against 2.3 s.
 """
 
 from __future__ import annotations
@@ -23,15 +27,15 @@ import numpy as np
 
 from rec_core.errors import ConfigError, DataError
 
-__all__ = ["pad_sequences"]
+__all__ = ["gc_paused", "pad_sequences"]
 
 _SIDES = ("pre", "post")
 _BLOCK = 1 << 12  # rows converted at a time
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of lists are made.
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of lists are made (no cycles among them).
 
     Each full collection walks every live list, the input rows included; paused, the
     row slicing below runs several times faster. The new objects hold no cycles.
@@ -89,9 +93,7 @@ def pad_sequences(
     Args:
         sequences: Rows of scalars: lists, tuples or 1-D arrays, in a list, a pandas
             Series or any iterable. Rows may be empty.
-        maxlen: Width of the result; ``None`` takes the longest row. ``0`` gives
-            ``(n, 0)`` (torch-rechub and Keras fail there: ``row[-0:]`` keeps the
-            whole row).
+        maxlen: Width of the result; ``None`` takes the longest row.
         dtype: Data type of the result; rows are cast to it as ``np.asarray(row,
             dtype)`` would (floats are cut to ints for an int dtype).
         padding: ``"pre"`` puts the fill value before a short row, ``"post"`` after.
@@ -106,6 +108,14 @@ def pad_sequences(
         ConfigError: If ``padding`` or ``truncating`` is not ``"pre"``/``"post"``, or
             ``maxlen`` is negative.
         DataError: If a row has no length (is not a sequence).
+
+    Note:
+        Differences from torch-rechub: bad ``padding``/``truncating`` raise
+        :class:`ConfigError` (a ``ValueError``, as in Keras) instead of an
+        ``AssertionError``; no rows give a ``(0, 0)`` array instead of an error from
+        ``max()``; ``maxlen=0`` gives ``(n, 0)`` instead of failing (``row[-0:]`` keeps
+        the whole row there). Items must be scalars, as in torch-rechub (Keras also
+        pads rows of vectors).
 
     Example:
         >>> pad_sequences([[1, 2, 3], [4]], maxlen=2)
@@ -129,9 +139,9 @@ def pad_sequences(
         if len(unique) < len(seqs):
             # Rows that are one object (a sample and its negatives share a history) are padded once.
             distinct = list(map(seqs.__getitem__, first.tolist()))
-            with _gc_paused():
+            with gc_paused():
                 return _pad(distinct, lengths[first], maxlen, target, padding, truncating, value)[inverse]
-    with _gc_paused():
+    with gc_paused():
         return _pad(seqs, lengths, maxlen, target, padding, truncating, value)
 
 
