@@ -218,8 +218,8 @@ def test_learns_the_next_item_from_the_history(name):
 
 def rechub_pair(name: str):
     """Build torch-rechub's model and ours from the same feature specification."""
-    from torch_rechub.basic import features as rf
-    from torch_rechub.models import matching as rm
+    rf = pytest.importorskip("torch_rechub.basic.features", reason="torch-rechub is not installed")
+    rm = pytest.importorskip("torch_rechub.models.matching", reason="torch-rechub is not installed")
 
     def spec(mod):
         user = [mod.SparseFeature("user_id", 50, embed_dim=D), mod.SparseFeature("gender", 3, embed_dim=D)]
