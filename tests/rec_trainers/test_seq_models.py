@@ -6,6 +6,7 @@ learn a deterministic cycle of items that a model blind to its input cannot.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_from_features_builds(name: str) -> None:
     model = MODELS[name].from_features([ITEM], embed_dim=16, **SMALL_PARAMS[name])
     assert model.n_items == N_ITEMS and model.item_embeddings().shape == (N_ITEMS, 16)
     defaults = MODELS[name].from_features([ITEM])
-    assert defaults.max_len == MODELS[name].default_params["max_len"]
+    assert defaults.max_len == inspect.signature(MODELS[name]).parameters["max_len"].default
     with pytest.raises(ConfigError, match="'item' feature"):
         MODELS[name].from_features([SparseFeature("user", 5, 4)])
 

@@ -190,6 +190,7 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         self.regularization = Regularization(self.model, self.config)
         self._item_inputs: dict[str, torch.Tensor] | None = None
         self._log_q: torch.Tensor | None = None
+        self._item_feature: str | None = None
         self._item_embeddings: torch.Tensor | None = None
         seed = self.config.sampler_seed
         self._sampler = None if seed is None else torch.Generator().manual_seed(int(seed))
@@ -317,7 +318,7 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
             chosen = torch.einsum("bkd,bd->bk", users, items).argmax(dim=1)
             users = users[torch.arange(users.shape[0], device=users.device), chosen]
         config = self.config
-        item_ids = x.get(getattr(self, "_item_feature", ""), None)
+        item_ids = x.get(self._item_feature) if self._item_feature else None
         log_q = None
         if config.logq_correction and self._log_q is not None and item_ids is not None:
             log_q = self._log_q.to(item_ids.device)[item_ids.reshape(-1)]

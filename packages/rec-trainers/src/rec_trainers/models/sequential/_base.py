@@ -28,7 +28,7 @@ from torch import nn
 
 from rec_core.errors import ConfigError
 
-__all__ = ["ITEM_FEATURE", "SequentialModel", "catalogue_size", "check_positive", "check_rate"]
+__all__ = ["ITEM_FEATURE", "SequentialModel", "catalogue_size", "check_heads", "check_positive", "check_rate"]
 
 ITEM_FEATURE = "item"
 """The feature of a ``seq`` data set whose vocabulary is the item catalogue (0 = padding)."""
@@ -46,8 +46,6 @@ class SequentialModel(nn.Module):
     padding_invariant: ClassVar[bool] = False
     """Whether a history's states are the same however much padding precedes it; the trainer
     then batches histories of similar length together and trims the common padding away."""
-    default_params: ClassVar[dict[str, Any]] = {}
-    """Options :meth:`from_features` fills in when the user gives none."""
 
     @classmethod
     def from_features(cls, features: Iterable[Any], **params: Any) -> SequentialModel:
@@ -56,7 +54,7 @@ class SequentialModel(nn.Module):
         Raises:
             ConfigError: The data set has no ``item`` feature.
         """
-        return cls(n_items=catalogue_size(features, cls.__name__), **{**cls.default_params, **params})
+        return cls(n_items=catalogue_size(features, cls.__name__), **params)
 
     def encode(self, history: torch.Tensor) -> torch.Tensor:
         """Return the ``(B, L, d)`` states of the left-padded histories ``(B, L)``."""
@@ -121,6 +119,12 @@ def check_positive(model: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{model} {name} must be a positive integer, got {value!r}")
     return value
+
+
+def check_heads(model: str, num_heads: int, embed_dim: int) -> None:
+    """Raise ``ConfigError`` unless ``num_heads`` divides ``embed_dim`` (multi-head attention splits it)."""
+    if embed_dim % num_heads:
+        raise ConfigError(f"{model} num_heads ({num_heads}) must divide embed_dim ({embed_dim})")
 
 
 def check_rate(model: str, name: str, value: Any) -> float:

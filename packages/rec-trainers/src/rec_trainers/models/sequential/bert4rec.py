@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from rec_core.errors import ConfigError
-from rec_trainers.models.sequential._base import SequentialModel, check_positive, check_rate
+from rec_trainers.models.sequential._base import SequentialModel, check_heads, check_positive, check_rate
 
 __all__ = ["BERT4Rec"]
 
@@ -39,8 +39,6 @@ class BERT4Rec(SequentialModel):
     """
 
     padding_invariant: ClassVar[bool] = True
-    default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "max_len": 50, "num_blocks": 2, "num_heads": 2,
-                                                 "dropout_rate": 0.2, "mask_prob": 0.2}
 
     def __init__(self, n_items: int, embed_dim: int = 64, max_len: int = 50, num_blocks: int = 2,
                  num_heads: int = 2, dropout_rate: float = 0.2, mask_prob: float = 0.2) -> None:
@@ -49,9 +47,7 @@ class BERT4Rec(SequentialModel):
         self.max_len = check_positive("BERT4Rec", "max_len", max_len)
         check_positive("BERT4Rec", "embed_dim", embed_dim)
         check_positive("BERT4Rec", "num_blocks", num_blocks)
-        check_positive("BERT4Rec", "num_heads", num_heads)
-        if embed_dim % num_heads:
-            raise ConfigError(f"BERT4Rec num_heads ({num_heads}) must divide embed_dim ({embed_dim})")
+        check_heads("BERT4Rec", check_positive("BERT4Rec", "num_heads", num_heads), embed_dim)
         dropout = check_rate("BERT4Rec", "dropout_rate", dropout_rate)
         if isinstance(mask_prob, bool) or not isinstance(mask_prob, (int, float)) or not 0 < mask_prob < 1:
             raise ConfigError(f"BERT4Rec mask_prob must be a number in (0, 1), got {mask_prob!r}")

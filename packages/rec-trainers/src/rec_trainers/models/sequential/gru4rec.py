@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -32,8 +32,6 @@ class GRU4Rec(SequentialModel):
     """
 
     padding_invariant: ClassVar[bool] = True
-    default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "hidden_size": 128, "num_layers": 1,
-                                                 "dropout_rate": 0.3, "max_len": 50}
 
     def __init__(self, n_items: int, embed_dim: int = 64, hidden_size: int = 128, num_layers: int = 1,
                  dropout_rate: float = 0.3, max_len: int = 50) -> None:

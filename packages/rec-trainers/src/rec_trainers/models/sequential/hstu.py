@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -49,9 +50,6 @@ class HSTU(SequentialModel):
     """
 
     padding_invariant: ClassVar[bool] = True
-    default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "num_heads": 2, "num_blocks": 2, "max_len": 50,
-                                                 "dropout_rate": 0.2, "linear_hidden_dim": None,
-                                                 "attention_dim": None}
 
     def __init__(self, n_items: int | None = None, embed_dim: int = 64, num_heads: int = 2, num_blocks: int = 2,
                  max_len: int = 50, dropout_rate: float = 0.2, linear_hidden_dim: int | None = None,
@@ -114,7 +112,7 @@ def _resolve_aliases(options: dict[str, Any], aliases: dict[str, Any]) -> dict[s
     Raises:
         ConfigError: An alias is unknown, or disagrees with its option.
     """
-    defaults = {"n_items": None, **HSTU.default_params}
+    defaults = {name: p.default for name, p in inspect.signature(HSTU.__init__).parameters.items()}
     resolved = dict(options)
     for alias, value in aliases.items():
         if alias not in ALIASES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -36,8 +36,6 @@ class NARM(SequentialModel):
     """
 
     padding_invariant: ClassVar[bool] = True
-    default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "hidden_size": 100, "emb_dropout": 0.25,
-                                                 "session_dropout": 0.5, "max_len": 50}
 
     def __init__(self, n_items: int, embed_dim: int = 64, hidden_size: int = 100, emb_dropout: float = 0.25,
                  session_dropout: float = 0.5, max_len: int = 50) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from rec_trainers.models.sequential._base import SequentialModel, causal_mask, check_positive, check_rate
+from rec_trainers.models.sequential._base import (
+    SequentialModel,
+    causal_mask,
+    check_heads,
+    check_positive,
+    check_rate,
+)
 
 __all__ = ["SASRec"]
 
@@ -32,8 +38,6 @@ class SASRec(SequentialModel):
     """
 
     padding_invariant: ClassVar[bool] = True
-    default_params: ClassVar[dict[str, Any]] = {"embed_dim": 64, "max_len": 50, "num_blocks": 2, "num_heads": 1,
-                                                 "dropout_rate": 0.5}
 
     def __init__(self, n_items: int, embed_dim: int = 64, max_len: int = 50, num_blocks: int = 2,
                  num_heads: int = 1, dropout_rate: float = 0.5) -> None:
@@ -42,11 +46,7 @@ class SASRec(SequentialModel):
         self.max_len = check_positive("SASRec", "max_len", max_len)
         check_positive("SASRec", "embed_dim", embed_dim)
         check_positive("SASRec", "num_blocks", num_blocks)
-        check_positive("SASRec", "num_heads", num_heads)
-        if embed_dim % num_heads:
-            from rec_core.errors import ConfigError
-
-            raise ConfigError(f"SASRec num_heads ({num_heads}) must divide embed_dim ({embed_dim})")
+        check_heads("SASRec", check_positive("SASRec", "num_heads", num_heads), embed_dim)
         dropout = check_rate("SASRec", "dropout_rate", dropout_rate)
         self.item_embedding = nn.Embedding(n_items, embed_dim, padding_idx=0)
         self.position_embedding = nn.Embedding(max_len, embed_dim)
