@@ -156,3 +156,33 @@ def test_a_failed_run_leaves_an_existing_run_untouched(app, diginetica_run):
     fails_with(app, ["train", "seq", "--data", "diginetica-sample", "--set", "loss_type=hinge",
                      "--output", str(out)], "loss_type")
     assert snapshot(out) == before
+
+
+def test_the_installed_rec_command_trains_recommends_and_exports(tmp_path):
+    """What a user types, through the installed console script: train, recommend, export, and a bad call."""
+    import subprocess
+
+    from ..rec_core.test_cli import _rec_executable
+
+    _samples()
+    rec, out = _rec_executable(), tmp_path / "run"
+
+    def run(*args):
+        return subprocess.run([rec, *args], capture_output=True, text=True, timeout=300)
+
+    trained = run("train", "seq", "--data", "diginetica-sample", *FAST, "--output", str(out), "--json")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "test/ndcg@10" in json.loads(trained.stdout.strip().splitlines()[-1])["test"]
+    recommended = run("recommend", str(out), "--user", "1", "--k", "3", "--json")  # session 1 of the sample
+    assert recommended.returncode == 0, recommended.stderr
+    assert len(json.loads(recommended.stdout)["items"]) == 3
+    exported = run("export-index", str(out), "--json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["items"] == len(json.loads((out / "index" / "item_ids.json").read_text()))
+    before = snapshot(out)
+    unknown = run("recommend", str(out), "--user", "nobody")
+    assert unknown.returncode == 1 and unknown.stderr.strip() == (
+        "error: unknown user 'nobody': not in the run's data 'diginetica-sample' (53 users)")
+    again = run("export-index", str(out))
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert snapshot(out) == before
