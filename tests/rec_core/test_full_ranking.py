@@ -243,3 +243,11 @@ def test_names_module_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_item_lists_take_rows_of_csr_arrays_in_the_order_asked():
+    lists = ItemLists.from_csr_rows([0, 2, 2, 5], [1, 2, 3, 4, 5], [2, 0, 1, 2])
+    assert lists.offsets.tolist() == [0, 3, 5, 5, 8]
+    assert lists.items.tolist() == [3, 4, 5, 1, 2, 3, 4, 5]
+    empty = ItemLists.from_csr_rows([0, 2], [7, 8], [])
+    assert len(empty) == 0 and empty.items.numel() == 0

@@ -153,8 +153,12 @@ def build_request(
 
     trainer_cls = trainer.load()
     recipe_values: dict[str, Any] = {}
-    recipe_data = data_ref.name if data_ref is not None and not isinstance(data_ref, Path) else (
-        getattr(trainer_cls, "default_data", None) if data_ref is None else None)
+    if isinstance(data_ref, Path):
+        recipe_data = None  # a user's file has no recipe
+    elif data_ref is not None:
+        recipe_data = data_ref.name
+    else:
+        recipe_data = getattr(trainer_cls, "default_data", None)
     if recipe_data is not None and recipe_data in pm.registry("datasets"):
         recipe_values, recipe_model = recipe_for(
             pm, recipe_data, model_name or getattr(trainer_cls, "default_model", None), task)

@@ -72,6 +72,23 @@ class ItemLists:
         return cls(torch.arange(len(column) + 1, dtype=torch.long), column.cpu())
 
     @classmethod
+    def from_csr_rows(cls, offsets: Any, items: Any, rows: Any) -> ItemLists:
+        """Build from the rows ``rows`` (in that order, repeats allowed) of CSR arrays, without a Python loop.
+
+        Args:
+            offsets: ``(n + 1,)`` integer offsets: row ``r`` is ``items[offsets[r]:offsets[r + 1]]``.
+            items: The items, row after row.
+            rows: The row indices to take (e.g. encoded user ids of ``UserSequences``).
+        """
+        offsets, items = torch.as_tensor(offsets, dtype=torch.long), torch.as_tensor(items, dtype=torch.long)
+        rows = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+        new_offsets = _offsets(lengths)
+        index = torch.arange(int(new_offsets[-1])) - new_offsets[:-1].repeat_interleave(lengths) \
+            + starts.repeat_interleave(lengths)
+        return cls(new_offsets, items[index])
+
+    @classmethod
     def coerce(cls, value: Any, n_rows: int, *, what: str = "targets") -> ItemLists:
         """Return ``value`` as ``ItemLists`` of ``n_rows`` rows.
 

@@ -31,6 +31,7 @@ import torch
 
 from rec_core.errors import DataError
 from rec_core.evaluation import RetrievalQueries
+from rec_core.metrics import ItemLists
 
 if TYPE_CHECKING:
     from rec_core.datasets import ItemCatalogue, TaskData
@@ -172,12 +173,11 @@ def split_queries(data: TaskData, columns: MatchColumns, split: str, max_len: in
     rows = data.splits.get(split)
     if rows is None or len(rows) == 0:
         return None
-    from rec_trainers.trainers._seq_data import csr_rows
-
     users = np.asarray(rows.columns["user"], dtype=np.int64)
     known = known_before(data.interactions, split)  # type: ignore[arg-type]
     inputs = {name: torch.from_numpy(values[users]) for name, values in columns.users.items()}
     inputs[HISTORY] = torch.from_numpy(known.padded(users, max_len))
     targets = torch.from_numpy(np.asarray(rows.targets["item"], dtype=np.int64))
-    return RetrievalQueries(inputs, targets, len(columns.items["item_id"]), exclude=csr_rows(known, users),
+    return RetrievalQueries(inputs, targets, len(columns.items["item_id"]),
+                            exclude=ItemLists.from_csr_rows(known.offsets, known.items, users),
                             excluded_items=[0])

@@ -23,9 +23,9 @@ from rec_core.evaluation import RetrievalQueries
 from rec_core.metrics import ItemLists
 
 if TYPE_CHECKING:
-    from rec_core.datasets import TaskData, UserSequences
+    from rec_core.datasets import TaskData
 
-__all__ = ["EVAL_PROTOCOLS", "csr_rows", "sample_candidates", "split_queries", "training_columns"]
+__all__ = ["EVAL_PROTOCOLS", "sample_candidates", "split_queries", "training_columns"]
 
 EVAL_PROTOCOLS = ("full", "sampled-uniform", "sampled-popularity")
 
@@ -50,15 +50,6 @@ def training_columns(data: TaskData, max_len: int) -> dict[str, np.ndarray]:
     return {"history": inputs, "target": targets, "user": users}
 
 
-def csr_rows(sequences: UserSequences, users: np.ndarray) -> ItemLists:
-    """Return the items of ``users`` (in that order) as :class:`ItemLists`, without a Python loop."""
-    starts, ends = sequences.offsets[users], sequences.offsets[users + 1]
-    lengths = ends - starts
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    index = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths) + np.repeat(starts, lengths)
-    return ItemLists(torch.from_numpy(offsets), torch.from_numpy(sequences.items[index].astype(np.int64)))
-
-
 def split_queries(
     data: TaskData, split: str, max_len: int, *, protocol: str = "full", negatives: int = 100, seed: int = 0,
 ) -> RetrievalQueries | None:
@@ -79,7 +70,7 @@ def split_queries(
     targets = np.asarray(rows.targets["item"], dtype=np.int64)
     known = known_before(interactions, split)
     inputs = {"user": torch.from_numpy(users), "history": torch.from_numpy(known.padded(users, max_len))}
-    exclude = csr_rows(known, users)
+    exclude = ItemLists.from_csr_rows(known.offsets, known.items, users)
     n_items = data.items.n_items  # type: ignore[union-attr]
     if protocol != "full":
         popularity = np.bincount(interactions.items[interactions.part == 0], minlength=n_items).astype(np.float64)

@@ -38,7 +38,7 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import BatchEvaluator, Evaluator, RetrievalEvaluator, RetrievalQueries
-from rec_core.metrics import auc
+from rec_core.metrics import ItemLists, auc
 from rec_trainers.trainers._match_data import (
     HISTORY,
     MatchColumns,
@@ -51,7 +51,6 @@ from rec_trainers.trainers._match_loss import bpr_loss, in_batch_softmax_loss, l
 from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides, write_best_weights
 from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
-from rec_trainers.trainers._seq_data import csr_rows
 
 if TYPE_CHECKING:
     from rec_core.datasets import TaskData, UserSequences
@@ -289,7 +288,8 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
         users = one_user(user)
         inputs = {name: torch.from_numpy(values[users]) for name, values in self._columns.users.items()}
         inputs[HISTORY] = torch.from_numpy(history.padded(users, self.config.history_len))
-        return RetrievalQueries(inputs, None, len(self._columns.items["item_id"]), exclude=csr_rows(history, users),
+        return RetrievalQueries(inputs, None, len(self._columns.items["item_id"]),
+                                exclude=ItemLists.from_csr_rows(history.offsets, history.items, users),
                                 excluded_items=[0])
 
     # -- training -------------------------------------------------------------------------------

@@ -34,10 +34,11 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import RetrievalEvaluator, RetrievalQueries
+from rec_core.metrics import ItemLists
 from rec_trainers.trainers._next_item_loss import LOSS_TYPES, next_item_loss
 from rec_trainers.trainers._rechub import rechub_overrides, write_best_weights
 from rec_trainers.trainers._recommend import RecommendsFromRuns, one_user
-from rec_trainers.trainers._seq_data import EVAL_PROTOCOLS, csr_rows, split_queries, training_columns
+from rec_trainers.trainers._seq_data import EVAL_PROTOCOLS, split_queries, training_columns
 
 if TYPE_CHECKING:
     from rec_core.datasets import TaskData, UserSequences
@@ -321,4 +322,5 @@ class SeqTrainer(RecommendsFromRuns, BaseTrainer):
         """Return the query of one user: the last ``max_len`` items of their whole history."""
         users = one_user(user)
         return RetrievalQueries({"history": torch.from_numpy(history.padded(users, self.max_len))}, None,
-                                self.n_items, exclude=csr_rows(history, users), excluded_items=[0])
+                                self.n_items, exclude=ItemLists.from_csr_rows(history.offsets, history.items, users),
+                                excluded_items=[0])
