@@ -62,6 +62,10 @@ def test_hook_rec_register_callbacks(rec_plugin_site):
     _check_registry(rec_plugin_site, "callbacks")
 
 
+def test_hook_rec_register_text_encoders(rec_plugin_site):
+    _check_registry(rec_plugin_site, "text-encoders")
+
+
 def test_hook_rec_register_commands(rec_plugin_site):
     body = (
         "import typer\n"

@@ -22,6 +22,7 @@ def test_the_hook_set_is_the_documented_one():
         "rec_register_loggers",
         "rec_register_loss_weighters",
         "rec_register_models",
+        "rec_register_text_encoders",
         "rec_register_trainers",
     ]
 

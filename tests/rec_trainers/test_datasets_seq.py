@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 
 from rec_core.datasets import DatasetSpec, TaskData
+from rec_core.datasets.amazon_beauty import BEAUTY_FILE, BEAUTY_ITEMS_FILE
 from rec_core.errors import ConfigError, DataError
 from rec_trainers.datasets.sequential import (
     AMAZON_BEAUTY,
-    BEAUTY_FILE,
-    BEAUTY_ITEMS_FILE,
     DIGINETICA_FILE,
     DIGINETICA_SAMPLE,
     ML_100K,

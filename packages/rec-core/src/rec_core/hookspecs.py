@@ -36,6 +36,7 @@ __all__ = [
     "rec_register_loggers",
     "rec_register_loss_weighters",
     "rec_register_models",
+    "rec_register_text_encoders",
     "rec_register_trainers",
 ]
 
@@ -188,6 +189,29 @@ def rec_register_callbacks(register: Register) -> None:
         @hookimpl
         def rec_register_callbacks(register):
             register("swa", StochasticWeightAveraging, description="average late weights")
+    """
+
+
+@hookspec
+def rec_register_text_encoders(register: Register) -> None:
+    """Register text encoders: item text (titles, descriptions) -> one vector per item.
+
+    Called the first time rec needs the text-encoder registry (e.g. ``rec train rqvae``,
+    which learns semantic IDs from item text).
+
+    Call ``register(name, encoder_factory, description=...)``; ``encoder_factory(**options)``
+    returns an object with ``name`` (str, identifies the embeddings in caches), ``dim``
+    (int) and ``encode(texts: list[str]) -> numpy.ndarray`` of shape ``(len(texts), dim)``.
+    Load models lazily in the factory, not at registration.
+
+    Raises:
+        PluginLoadError: (recorded) on a duplicate or invalid name.
+
+    Example::
+
+        @hookimpl
+        def rec_register_text_encoders(register):
+            register("my-bert", MyBertEncoder, description="our in-house BERT, 768-d")
     """
 
 

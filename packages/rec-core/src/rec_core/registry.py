@@ -40,6 +40,7 @@ KINDS: dict[str, RegistryKind] = {
         RegistryKind("weighters", "rec_register_loss_weighters", "loss weighter"),
         RegistryKind("datasets", "rec_register_datasets", "data set"),
         RegistryKind("callbacks", "rec_register_callbacks", "callback"),
+        RegistryKind("text-encoders", "rec_register_text_encoders", "text encoder"),
     )
 }
 

@@ -55,7 +55,7 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
         task: str | None = typer.Option(None, "--task", "-t", help="Only entries for this task (e.g. ctr)."),
         json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     ) -> None:
-        """List registered trainers, models, loggers, weighters, data sets or callbacks."""
+        """List registered trainers, models, loggers, weighters, data sets, callbacks or text encoders."""
         registry = pm.registry(kind.value)
         entries = registry.entries(task)
         if json:

@@ -8,6 +8,7 @@ runs it; the command prints the result table (or JSON) and turns Ctrl-C into exi
 
 from __future__ import annotations
 
+import enum
 import inspect
 import os
 import time
@@ -15,18 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from rec_core.cli._console import err_console, out_console, print_json
 from rec_core.config import parse_value, read_toml
 from rec_core.errors import ConfigError, RecError
 from rec_core.plugins import RecPluginManager
+from rec_core.recipes import Recipe, recipe_for, resolve_recipe
 from rec_core.run import LAUNCHED_ENV, TrainRequest
 from rec_core.runfolder import RunFolder
 
-__all__ = ["add_train_commands", "build_request"]
+__all__ = ["add_train_commands", "build_request", "recipe_for"]
 
 _SECTIONS = ("model", "data", "logger", "weighter", "callback")
+
+
+class RecipeChoice(str, enum.Enum):
+    """``--recipe``: apply the data set's recipe (``auto``) or not (``none``)."""
+
+    auto = "auto"
+    none = "none"
 
 
 def add_train_commands(app: typer.Typer, pm: RecPluginManager) -> None:
@@ -83,6 +93,11 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
         resume: Path | None = typer.Option(None, "--resume", help="Checkpoint file or run folder to continue."),
         nproc_per_node: int = typer.Option(1, "--nproc-per-node", min=1, help="Processes for DDP training."),
         json: bool = typer.Option(False, "--json", help="Print the summary as JSON on the last line."),
+        recipe: RecipeChoice = typer.Option(
+            RecipeChoice.auto, "--recipe", case_sensitive=False,
+            help="auto: apply the named data set's tuned settings for this model, if it ships some (rec list "
+                 "datasets); your --config, --set and flags still win. none: the trainer's defaults only.",
+        ),
         trainer_options: dict[str, Any] | None = None,
     ) -> None:
         flags = {"max_epochs": epochs, "batch_size": batch_size, "learning_rate": lr, "device": device,
@@ -91,7 +106,10 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
             pm, task, model=model, data=data, config_file=config, sets=set_,
             flags={k: v for k, v in flags.items() if v is not None}, loggers=logger, weighter=weighter,
             callbacks=callback, output=output, resume=resume, json=json, extras=trainer_options,
+            recipe=recipe is RecipeChoice.auto,
         )
+        if request.recipe is not None and not os.environ.get(LAUNCHED_ENV):
+            err_console.print(escape(request.recipe.describe()), style="cyan")
         if nproc_per_node > 1:
             from rec_core.distributed import launch_cli
 
@@ -118,11 +136,13 @@ def build_request(
     resume: Path | None = None,
     json: bool = False,
     extras: dict[str, Any] | None = None,
+    recipe: bool = True,
 ) -> TrainRequest:
     """Resolve and validate a ``rec train`` invocation.
 
-    Precedence: trainer defaults < the named data set's recipe < config file < ``--set`` <
-    explicit flags (:func:`recipe_for`).
+    Precedence: trainer defaults < the named data set's recipe (:mod:`rec_core.recipes`;
+    ``recipe=False`` leaves it out) < config file < ``--set`` < explicit flags. The request's
+    ``recipe`` holds what of it applies, less the keys the user set.
 
     Raises:
         RecError: an unknown name, key or file, with a one-line message saying which.
@@ -152,24 +172,19 @@ def build_request(
     data_ref = _resolve_data(pm, task, data_name)
 
     trainer_cls = trainer.load()
-    recipe_values: dict[str, Any] = {}
-    if isinstance(data_ref, Path):
-        recipe_data = None  # a user's file has no recipe
-    elif data_ref is not None:
-        recipe_data = data_ref.name
-    else:
-        recipe_data = getattr(trainer_cls, "default_data", None)
-    if recipe_data is not None and recipe_data in pm.registry("datasets"):
-        recipe_values, recipe_model = recipe_for(
-            pm, recipe_data, model_name or getattr(trainer_cls, "default_model", None), task)
-        sections["model"] = {**recipe_model, **sections["model"]}
     config_cls = getattr(trainer_cls, "config_class", None)
     if config_cls is None:
         from rec_core.config import TrainingConfig as config_cls
-    defaults = trainer_cls.default_config().to_dict() if hasattr(trainer_cls, "default_config") else {}
-    source = f"{config_file} and --set" if config_file else "--set"
     config_cls.check_keys(file_values, source=str(config_file))
     config_cls.check_keys(set_values, source="--set")
+    applied = _recipe(pm, task, trainer_cls, data_ref, model_name) if recipe else None
+    if applied is not None:
+        config_cls.check_keys(applied.settings, source=f"the recipe {applied.source}")
+        applied = applied.without({*file_values, *set_values, *(flags or {})}, set(sections["model"]))
+    recipe_values = applied.settings if applied else {}
+    sections["model"] = {**(applied.model_params if applied else {}), **sections["model"]}
+    defaults = trainer_cls.default_config().to_dict() if hasattr(trainer_cls, "default_config") else {}
+    source = f"{config_file} and --set" if config_file else "--set"
     config = config_cls.from_dict({**defaults, **recipe_values, **file_values, **set_values, **(flags or {})},
                                   source=source)
 
@@ -181,8 +196,18 @@ def build_request(
         task=task, trainer=trainer, config=config, output=run_dir, model=model_entry, data=data_ref,
         model_params=sections["model"], data_params=sections["data"], loggers=resolved_loggers,
         weighter=resolved_weighter, callbacks=resolved_callbacks, resume=resume_path, json=json,
-        plugin_manager=pm,
+        plugin_manager=pm, recipe=applied,
     )
+
+
+def _recipe(pm: RecPluginManager, task: str, trainer_cls: Any, data_ref: Any, model: str | None) -> Recipe | None:
+    """Return the recipe of the named (or the trainer's default) data set for this model; a file has none."""
+    if isinstance(data_ref, Path):
+        return None
+    data = data_ref.name if data_ref is not None else getattr(trainer_cls, "default_data", None)
+    if data is None or data not in pm.registry("datasets"):
+        return None
+    return resolve_recipe(pm, data, task, model or getattr(trainer_cls, "default_model", None))
 
 
 def _named(pm: RecPluginManager, kind: str, tables: dict[str, Any], chosen: list[str] | tuple[str, ...],
@@ -304,37 +329,6 @@ def _table(value: Any, name: str, source: Path | None) -> dict[str, Any]:
         where = f" in {source}" if source else ""
         raise ConfigError(f"'{name}'{where} must be a table of options (e.g. [{name}]), got {value!r}")
     return dict(value)
-
-
-def recipe_for(pm: RecPluginManager, data: str, model: str | None, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return the tuned ``(trainer settings, model options)`` a named data set ships for ``task`` and ``model``.
-
-    A data set registered with ``recipe="package:relative/path.toml"`` names a TOML file in
-    that package with one table per task: ``[TASK]`` holds trainer settings and
-    ``[TASK.model.NAME]`` the options of model ``NAME``. A user's config file, ``--set`` and
-    flags override both.
-
-    Raises:
-        RecError: the recipe file is missing or not valid TOML (a packaging bug, named).
-    """
-    from rec_core.errors import RecError
-
-    reference = pm.registry("datasets").get(data).info.get("recipe")
-    if not reference:
-        return {}, {}
-    package, _, relative = str(reference).partition(":")
-    try:
-        import importlib.resources
-
-        from rec_core.config import tomllib
-
-        text = importlib.resources.files(package).joinpath(relative).read_text(encoding="utf-8")
-        values = tomllib.loads(text)
-    except (ModuleNotFoundError, OSError, ValueError) as exc:
-        raise RecError(f"data set '{data}': cannot read its recipe {reference}: {exc}") from None
-    settings = dict(values.get(task, {}))
-    models = settings.pop("model", {})
-    return settings, dict(models.get(model, {})) if model else {}
 
 
 def _resolve_data(pm: RecPluginManager, task: str, name: str | None) -> Any:

@@ -64,14 +64,6 @@ __all__ = [
     "read_yoochoose",
 ]
 
-BEAUTY_FILE = (
-    "amazon-beauty-5core/s3rec/Beauty.txt",
-    "226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8",
-)
-BEAUTY_ITEMS_FILE = (
-    "amazon-beauty-5core/derived/beauty_items.csv",
-    "62753879e0fc2f15d41e08522e5857f4c5fd91f5a8ab15a809565c2bea53057d",
-)
 ML_100K_FILE = (
     "movielens-100k-recbole/ml-100k.inter.gz",
     "deb10cf94779ca27e39881eb0e0bd0474e6f72463b337cc0dc5ad7e0d7ca0dc4",
@@ -154,11 +146,10 @@ class AmazonBeautyDataset(InteractionDataset):
             DataError: If a file is missing, damaged or malformed.
             ConfigError: On a temporal split (the file has no times).
         """
-        path, items = context.file(*BEAUTY_FILE), context.file(*BEAUTY_ITEMS_FILE)
-        return load_interactions(
-            path, items=items, item_key="item_id", item_text="title",
-            seed=context.seed, embed_dim=context.embed_dim, **options,
-        )  # fmt: skip
+        from rec_core.datasets.amazon_beauty import load_amazon_beauty
+
+        return load_amazon_beauty(data_dir=context.data_dir, cache_dir=context.cache_dir, seed=context.seed,
+                                  embed_dim=context.embed_dim, **options)
 
 
 class Ml100kDataset(InteractionDataset):

@@ -1,0 +1,1 @@
+"""Item text, item embeddings, semantic-ID sequences and genrec's ``DatasetFactory``."""
