@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from rec_genrec.data.dataset_factory import DatasetFactory, read_semantic_ids
-from rec_genrec.data.items import ItemDataset
-from rec_genrec.data.text import HashingTextEncoder, item_text_embeddings, resolve_text_encoder
 
 from rec_core.errors import ConfigError, DataError, UnknownNameError
 from rec_core.plugins import make_plugin_manager
+from rec_genrec.data.dataset_factory import DatasetFactory, read_semantic_ids
+from rec_genrec.data.items import ItemDataset
+from rec_genrec.data.text import HashingTextEncoder, item_text_embeddings, resolve_text_encoder
 from tests.rec_core.test_datasets_files import real_data_file
 
 BEAUTY_TITLES = "amazon-beauty-5core/derived/beauty_items.csv"

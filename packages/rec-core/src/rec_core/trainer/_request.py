@@ -4,6 +4,7 @@
 
     data    = cls.load_data(request, config)            a named data set, a user file or the default
     entry   = cls.model_entry(request)                  --model, or the trainer's default_model
+    params  = cls.model_params(request, config, data)   the model options (default: the request's)
     model   = cls.build_model(entry, params, data)      the registered factory, fed the data's features
     trainer = cls.create_trainer(model, config, ...)    with --weighter (over cls.loss_parts) and --callback
     loaders = trainer.make_loaders(data)                one per split
@@ -46,6 +47,8 @@ class RequestStepsMixin:
     """The model ``rec train TASK`` trains without ``--model`` (a registered model name)."""
     default_data: ClassVar[str | None] = None
     """The data set ``rec train TASK`` trains on without ``--data`` (a registered data-set name)."""
+    data_tasks: ClassVar[tuple[str, ...]] = ()
+    """Other tasks whose registered data sets this trainer reads too (tiger reads seq's interaction data)."""
 
     @classmethod
     def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: Any = None) -> PreparedRun:
@@ -56,7 +59,8 @@ class RequestStepsMixin:
         """
         data = cls.load_data(request, config)
         entry = cls.model_entry(request)
-        model = cls.build_model(entry, request.model_params, data)
+        params = cls.model_params(request, config, data)
+        model = cls.build_model(entry, params, data)
         trainer = cls.create_trainer(model, config, request, data, loggers)
         loaders = trainer.make_loaders(data)
         return PreparedRun(
@@ -65,7 +69,7 @@ class RequestStepsMixin:
             val_loader=loaders.get("val"),
             test_loader=loaders.get("test"),
             data=data,
-            description=cls.describe(entry, request.model_params, data),
+            description=cls.describe(entry, params, data),
             info={"model": entry.name, "data": data.name, **data.info},
         )
 
@@ -80,7 +84,7 @@ class RequestStepsMixin:
         if isinstance(request.data, Path):
             return cls.load_data_file(request, dict(request.data_params), config)
         entry = request.data or cls._default_entry(request, "datasets", cls.default_data, "--data NAME|FILE")
-        if not entry.matches_task(request.task):
+        if not any(entry.matches_task(task) for task in (request.task, *cls.data_tasks)):
             raise RecError(f"data set '{entry.name}' is for task '{entry.task}', not {request.task}")
         data = entry.load().load(seed=config.random_seed, **request.data_params)
         return dataclasses.replace(data, name=entry.name)
@@ -101,6 +105,14 @@ class RequestStepsMixin:
         return load_table(path, seed=config.random_seed, **load_table_options(params))
 
     # -- model -------------------------------------------------------------------------------------
+    @classmethod
+    def model_params(cls, request: TrainRequest, config: TrainingConfig, data: TaskData) -> dict[str, Any]:
+        """Return the model's options: the request's ``model.*`` settings (a trainer may add what the data fixes).
+
+        They are recorded in ``model.json``, so ``rec predict`` rebuilds the same model.
+        """
+        return dict(request.model_params)
+
     @classmethod
     def model_entry(cls, request: TrainRequest) -> Registration:
         """Return the registration of ``--model``, or of the trainer's ``default_model``."""

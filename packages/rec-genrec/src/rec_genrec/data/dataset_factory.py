@@ -99,8 +99,8 @@ class DatasetFactory:
                 validation and test companions come with it), ``"val"`` (alias ``"valid"``)
                 or ``"test"``.
             pretrained_rqvae_path: An RQ-VAE saved by ``RQVAETrainer.train_model``
-                (``rqvae.ckpt``): the items' semantic IDs are computed from it (with the
-                collision code).
+                (``rqvae.ckpt``) or a ``rec train rqvae`` run folder: the items' semantic
+                IDs are computed from it (with the collision code).
             semantic_ids: Instead of ``pretrained_rqvae_path``: an ``(n_items + 1, levels)``
                 table (row = item id) or a file written by ``rec genrec semantic-ids``.
             max_history: Items of history per example (most recent kept).
@@ -120,7 +120,9 @@ class DatasetFactory:
                               "pretrained_rqvae_path=rqvae.ckpt or semantic_ids=TABLE|FILE")
         data = cls.load_interactions(dataset, root, split)
         if pretrained_rqvae_path is not None:
-            table = semantic_ids_from_rqvae(data, pretrained_rqvae_path, encoder=encoder, cache_dir=cache_dir)
+            from rec_genrec.runs import load_rqvae, semantic_ids_of
+
+            table = semantic_ids_of(load_rqvae(pretrained_rqvae_path), data, encoder=encoder, cache_dir=cache_dir)
         else:
             table = read_semantic_ids(semantic_ids, n_items=data.items.n_items if data.items else 0)
         from rec_genrec.data.sequences import SequenceDataset
@@ -135,24 +137,6 @@ class DatasetFactory:
         if split not in cls.DATASETS[dataset]:
             splits = ", ".join(cls.DATASETS[dataset])
             raise ConfigError(f"data set {dataset!r} has no split {split!r} (splits: {splits})")
-
-
-def semantic_ids_from_rqvae(data: TaskData, checkpoint: str | Path, *, encoder: str | TextEncoder | None = None,
-                            cache_dir: str | Path | None = None, collision_token: bool = True) -> torch.Tensor:
-    """Return the ``(n_items + 1, levels)`` semantic-ID table of ``data``'s catalogue from a saved RQ-VAE.
-
-    Row 0 (padding) is zeros; with ``collision_token`` a last code makes every item's ID unique.
-
-    Raises:
-        CheckpointError: The file is not a saved RQ-VAE.
-        DataError: The checkpoint's input size differs from the text embeddings' (names both).
-    """
-    from rec_genrec.data.items import ItemDataset
-    from rec_genrec.models.rqvae import RqVae
-
-    model = RqVae.from_pretrained(checkpoint)
-    items = ItemDataset.from_task_data(data, encoder, cache_dir=cache_dir)
-    return semantic_id_table(model, items.embeddings, collision_token=collision_token)
 
 
 def semantic_id_table(model: Any, embeddings: torch.Tensor, *, collision_token: bool = True,

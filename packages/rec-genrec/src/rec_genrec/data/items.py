@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from rec_core.errors import DataError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from rec_core.datasets import TaskData
+    from rec_core.datasets import ItemCatalogue, TaskData
     from rec_genrec.data.text import TextEncoder
 
 __all__ = ["TEXT_EMBEDDING", "ItemDataset", "attach_text_embeddings"]
@@ -73,9 +73,9 @@ class ItemDataset(Dataset):
             DataError: The data set has no item text.
         """
         data = attach_text_embeddings(data, encoder, cache_dir=cache_dir, pm=pm)
-        assert data.items is not None  # attach_text_embeddings checked it
-        vectors = data.items.attributes[TEXT_EMBEDDING][1:]
-        return cls(vectors, np.arange(1, len(vectors) + 1), list(data.items.text[1:]) if data.items.text else None,
+        items = cast("ItemCatalogue", data.items)  # attach_text_embeddings checked it
+        vectors = items.attributes[TEXT_EMBEDDING][1:]
+        return cls(vectors, np.arange(1, len(vectors) + 1), list(items.text[1:]) if items.text else None,
                    name=data.name, encoder=str(data.info.get("text_encoder", "")))
 
 
@@ -91,7 +91,7 @@ def attach_text_embeddings(data: TaskData, encoder: str | TextEncoder | None = N
     """
     import dataclasses
 
-    from rec_genrec.data.text import item_text_embeddings, resolve_text_encoder
+    from rec_genrec.data.text import item_text_embeddings, resolve_text_encoder, text_encoder_spec
 
     items = data.items
     if items is None or not items.text:
@@ -104,4 +104,6 @@ def attach_text_embeddings(data: TaskData, encoder: str | TextEncoder | None = N
     table = np.zeros((len(vectors) + 1, vectors.shape[1]), dtype=np.float32)
     table[1:] = vectors
     catalogue = dataclasses.replace(items, attributes={**items.attributes, TEXT_EMBEDDING: table})
-    return dataclasses.replace(data, items=catalogue, info={**data.info, "text_encoder": text_encoder.name})
+    # a registered name (re-resolvable later, e.g. by `rec genrec semantic-ids`), else the instance's own name
+    recorded = text_encoder_spec(encoder) if encoder is None or isinstance(encoder, str) else text_encoder.name
+    return dataclasses.replace(data, items=catalogue, info={**data.info, "text_encoder": recorded})

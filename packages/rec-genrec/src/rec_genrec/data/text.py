@@ -43,6 +43,7 @@ __all__ = [
     "item_text_embeddings",
     "minilm_encoder",
     "resolve_text_encoder",
+    "text_encoder_spec",
 ]
 
 DEFAULT_TEXT_ENCODER = "minilm"
@@ -185,6 +186,11 @@ class HashingTextEncoder:
         return out / np.maximum(norms, 1e-12)
 
 
+def text_encoder_spec(encoder: str | None = None) -> str:
+    """Return the registered encoder ``encoder`` names: itself, else ``$REC_GENREC_TEXT_ENCODER``, else ``minilm``."""
+    return encoder or os.environ.get(TEXT_ENCODER_ENV) or DEFAULT_TEXT_ENCODER
+
+
 def resolve_text_encoder(encoder: str | TextEncoder | None = None, *, pm: Any = None, **options: Any) -> TextEncoder:
     """Return a text encoder: an instance as given, or a registered name (``NAME`` or ``NAME:DIM``).
 
@@ -196,7 +202,7 @@ def resolve_text_encoder(encoder: str | TextEncoder | None = None, *, pm: Any = 
     """
     if encoder is not None and not isinstance(encoder, str):
         return encoder
-    spec = encoder or os.environ.get(TEXT_ENCODER_ENV) or DEFAULT_TEXT_ENCODER
+    spec = text_encoder_spec(encoder)
     name, _, dim = spec.partition(":")
     if dim:
         try:
