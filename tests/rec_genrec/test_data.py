@@ -114,14 +114,24 @@ def test_beauty_item_dataset_is_the_catalogue_in_id_order(tmp_path: Path) -> Non
 
 
 def test_dataset_factory_refuses_unknown_names_and_missing_semantic_ids() -> None:
-    with pytest.raises(ConfigError, match="unknown genrec data set 'p5_amazn'"):
-        DatasetFactory.create_item_dataset("p5_amazn")
+    with pytest.raises(UnknownNameError, match="'p5_amazn'"):
+        DatasetFactory.create_item_dataset("p5_amazn", split="default")
     with pytest.raises(ConfigError, match="no split 'sports'"):
         DatasetFactory.create_item_dataset("p5_amazon", split="sports")
+    with pytest.raises(ConfigError, match="split must be 'default'"):
+        DatasetFactory.create_item_dataset("ml-1m-sample", split="beauty")
     with pytest.raises(ConfigError, match="train_test_split"):
         DatasetFactory.create_item_dataset("p5_amazon", train_test_split="eval")
     with pytest.raises(ConfigError, match=r"pretrained_rqvae_path=rqvae\.ckpt or semantic_ids"):
         DatasetFactory.create_sequence_dataset("p5_amazon")
+
+
+def test_registered_data_sets_with_item_text_serve_too() -> None:
+    real_data_file("rechub-samples/ml-1m/ml-1m_sample.csv")
+    items = DatasetFactory.create_item_dataset("ml-1m-sample", split="default", encoder=HashingTextEncoder(dim=16))
+    assert len(items) == 93 and items.titles[0] == "Toy Story (1995)" and items.name == "ml-1m-sample"
+    with pytest.raises(DataError, match="no item text"):
+        DatasetFactory.create_item_dataset("diginetica-sample", split="default", encoder=HashingTextEncoder())
 
 
 def test_missing_data_is_a_one_line_error_naming_the_file(no_data_env: Path) -> None:

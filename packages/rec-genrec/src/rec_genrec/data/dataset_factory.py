@@ -32,9 +32,16 @@ DEFAULT_MAX_HISTORY = 20
 
 
 class DatasetFactory:
-    """Create genrec's data sets by name: ``p5_amazon`` with split ``beauty`` (alias ``amazon-beauty``)."""
+    """Create genrec's data sets by name.
 
-    DATASETS: ClassVar[dict[str, tuple[str, ...]]] = {"p5_amazon": ("beauty",), "amazon-beauty": ("beauty",)}
+    ``("p5_amazon", "beauty")`` (alias ``"amazon-beauty"``) is Amazon Beauty, read from its
+    files with rec-core alone; any other rec data set of interactions whose items have text
+    (``rec list datasets``, e.g. ``ml-100k``, ``ml-1m-sample``) is loaded through the data-set
+    registry, with ``split="default"``.
+    """
+
+    BEAUTY: ClassVar[tuple[tuple[str, str], ...]] = (("p5_amazon", "beauty"), ("amazon-beauty", "beauty"),
+                                                     ("amazon-beauty", "default"))
     ITEM_SPLITS: ClassVar[tuple[str, ...]] = ("all",)
     SEQUENCE_SPLITS: ClassVar[tuple[str, ...]] = ("train", "val", "valid", "test")
 
@@ -44,15 +51,27 @@ class DatasetFactory:
         """Return the data set's interactions (leave-one-out) and catalogue, as rec's :class:`TaskData`.
 
         Raises:
-            ConfigError: An unknown data set or split.
+            ConfigError: An unknown split.
+            UnknownNameError: An unknown data set (lists the registered ones).
             DataError: A file is missing or damaged.
         """
-        from rec_core.datasets.amazon_beauty import load_amazon_beauty
+        data_dir = Path(root) if root is not None else None
+        if (dataset, split) in cls.BEAUTY:
+            from rec_core.datasets.amazon_beauty import load_amazon_beauty
 
-        cls._check(dataset, split)
-        data = load_amazon_beauty(data_dir=Path(root) if root is not None else None,
-                                  **{"min_user_interactions": 3, **options})
-        data.name = "amazon-beauty"
+            data = load_amazon_beauty(data_dir=data_dir, **{"min_user_interactions": 3, **options})
+            data.name = "amazon-beauty"
+            return data
+        if dataset == "p5_amazon":
+            raise ConfigError(f"data set 'p5_amazon' has no split {split!r} (splits: beauty)")
+        if split != "default":
+            raise ConfigError(f"data set {dataset!r}: split must be 'default' (got {split!r}); "
+                              "only p5_amazon has named splits")
+        from rec_core.plugins import make_plugin_manager
+
+        entry = make_plugin_manager().registry("datasets").get(dataset)
+        data = entry.load().load(data_dir=data_dir, **options)
+        data.name = entry.name
         return data
 
     @classmethod
@@ -62,9 +81,9 @@ class DatasetFactory:
         """Return every catalogue item's title embedding, in item-id order.
 
         Args:
-            dataset: ``"p5_amazon"`` (or ``"amazon-beauty"``).
-            root: Where to look for ``amazon-beauty-5core`` first.
-            split: ``"beauty"``.
+            dataset: ``"p5_amazon"`` (or ``"amazon-beauty"``), or a registered data set with item text.
+            root: Where to look for the data files first.
+            split: ``"beauty"`` for ``p5_amazon``, else ``"default"``.
             train_test_split: ``"all"``: semantic IDs are learnt for the whole catalogue;
                 :meth:`RQVAETrainer.create_dataloaders` holds out items for validation.
             encoder: A text encoder or a registered name (default ``$REC_GENREC_TEXT_ENCODER``,
