@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-PACKAGES = [ROOT / "packages" / name for name in ("rec-core", "rec-trainers", "rec-tracking")]
+PACKAGES = [ROOT / "packages" / name for name in ("rec-core", "rec-trainers", "rec-tracking", "rec-genrec")]
 TORCH = "torch==2.13.0"
 nox.options.sessions = ["lint", "tests", "smoke"]
 nox.options.default_venv_backend = "venv"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ("rec_core", "rec_trainers", "rec_tracking")
+PACKAGES = ("rec_core", "rec_trainers", "rec_tracking", "rec_genrec")
 
 
 def _source_root(package: str) -> Path | None:
@@ -114,3 +114,14 @@ def test_rec_packages_have_no_import_circles():
     assert len(graph) > 50
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def test_plugin_packages_import_rec_core_and_themselves_only():
+    """DESIGN: a package depends on rec-core and never on a sibling plugin package."""
+    graph = import_graph()
+    present = {module.split(".")[0] for module in graph}
+    if len(present - {"rec_core"}) < 2:
+        pytest.skip("needs at least two plugin packages installed")
+    crossings = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
+                       if target.split(".")[0] not in ("rec_core", module.split(".")[0]))
+    assert crossings == []

@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from rec_core.errors import RecError
 
 if TYPE_CHECKING:
-    import torch
-
     from rec_core.datasets import TaskData
     from rec_genrec.models.rqvae import RqVae
 
-__all__ = ["TrainedRqVae", "load_rqvae", "semantic_ids_of"]
+__all__ = ["TrainedRqVae", "load_rqvae", "semantic_id_table", "semantic_ids_of"]
+
 
 @dataclass
 class TrainedRqVae:
@@ -69,8 +70,30 @@ def semantic_ids_of(trained: TrainedRqVae, data: TaskData, *, encoder: Any = Non
 
     The items' text is encoded with ``encoder``, else the run's text encoder, else the default.
     """
-    from rec_genrec.data.dataset_factory import semantic_id_table
     from rec_genrec.data.items import ItemDataset
 
     items = ItemDataset.from_task_data(data, encoder or trained.text_encoder, cache_dir=cache_dir)
     return semantic_id_table(trained.model, items.embeddings, collision_token=trained.collision_token)
+
+
+def semantic_id_table(model: Any, embeddings: torch.Tensor, *, collision_token: bool = True,
+                      batch_size: int = 4096) -> torch.Tensor:
+    """Return ``model``'s semantic IDs of ``embeddings`` (item ids ``1..n`` in row order) with a padding row 0.
+
+    Raises:
+        DataError: The embeddings do not have ``model.input_dim`` dims.
+    """
+    from rec_core.errors import DataError
+    from rec_genrec.models.rqvae import append_collision_codes
+
+    if embeddings.shape[1] != model.input_dim:
+        raise DataError(f"the RQ-VAE takes {model.input_dim}-d inputs but the item text embeddings have "
+                        f"{embeddings.shape[1]} dims: use the text encoder it was trained with")
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        codes = torch.cat([model.generate_semantic_ids(chunk.to(device)).cpu()
+                           for chunk in embeddings.split(batch_size)])
+    if collision_token:
+        codes = append_collision_codes(codes)
+    return torch.cat([torch.zeros(1, codes.shape[1], dtype=torch.long), codes.long()])

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rec_genrec.data.sequences import SequenceDataset
     from rec_genrec.data.text import TextEncoder
 
-__all__ = ["DatasetFactory", "semantic_id_table"]
+__all__ = ["DatasetFactory", "read_semantic_ids"]
 
 DEFAULT_MAX_HISTORY = 20
 """Items of history TIGER sees (the TIGER paper's limit)."""
@@ -156,29 +156,6 @@ class DatasetFactory:
         if split not in cls.DATASETS[dataset]:
             splits = ", ".join(cls.DATASETS[dataset])
             raise ConfigError(f"data set {dataset!r} has no split {split!r} (splits: {splits})")
-
-
-def semantic_id_table(model: Any, embeddings: torch.Tensor, *, collision_token: bool = True,
-                      batch_size: int = 4096) -> torch.Tensor:
-    """Return ``model``'s semantic IDs of ``embeddings`` (item ids ``1..n`` in row order) with a padding row 0.
-
-    Raises:
-        DataError: The embeddings do not have ``model.input_dim`` dims.
-    """
-    from rec_core.errors import DataError
-    from rec_genrec.models.rqvae import append_collision_codes
-
-    if embeddings.shape[1] != model.input_dim:
-        raise DataError(f"the RQ-VAE takes {model.input_dim}-d inputs but the item text embeddings have "
-                        f"{embeddings.shape[1]} dims: use the text encoder it was trained with")
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        codes = torch.cat([model.generate_semantic_ids(chunk.to(device)).cpu()
-                           for chunk in embeddings.split(batch_size)])
-    if collision_token:
-        codes = append_collision_codes(codes)
-    return torch.cat([torch.zeros(1, codes.shape[1], dtype=torch.long), codes.long()])
 
 
 def read_semantic_ids(source: torch.Tensor | np.ndarray | str | Path | None, *, n_items: int) -> torch.Tensor:
