@@ -85,12 +85,13 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ and print their figures and ratios.
 
     ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval mtl seq
-    seqspeed match`` a subset.
+    seqspeed match genrec`` a subset.
     """
-    session.install(TORCH, *[str(p) for p in PACKAGES], "pandas", "rich", "scikit-learn", "torch-rechub==0.9.0")
+    session.install(TORCH, *[str(p) for p in PACKAGES], f"{PACKAGES[-1]}[all]", "pandas", "rich", "scikit-learn",
+                    "torch-rechub==0.9.0")
     env = _env()
     chosen = set(session.posargs) or {"cli", "loader", "throughput", "quality", "retrieval", "mtl", "seq",
-                                    "seqspeed", "match"}
+                                    "seqspeed", "match", "genrec"}
     if "cli" in chosen:
         session.run("python", "benchmarks/cli_startup.py", env=env)
     if "loader" in chosen:
@@ -109,6 +110,8 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/seq_throughput.py", env=env)
     if "match" in chosen:
         session.run("python", "benchmarks/match_quality.py", env=env)
+    if "genrec" in chosen:
+        session.run("python", "benchmarks/genrec_quality.py", env=env)
 
 
 @nox.session

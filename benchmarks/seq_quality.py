@@ -57,7 +57,7 @@ def run_model(pm, data_name: str, data, model_name: str, args: argparse.Namespac
         test, wall, best_epoch = run["test"], run["wall_s"], run["best_epoch"]
     positions = int((loaders["train"].dataset.x["target"] != 0).sum())
     return {
-        "model": model_name, **{m: test[m] for m in METRICS}, "epochs": trainer.current_epoch,
+        "model": model_name, **{m: test[m] for m in METRICS}, "test": test, "epochs": trainer.current_epoch,
         "best_epoch": best_epoch, "s_per_epoch": wall / max(trainer.current_epoch, 1), "wall_s": wall,
         "positions": positions, "params": model_params, "config": config_values,
     }
