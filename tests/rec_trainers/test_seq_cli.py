@@ -146,7 +146,7 @@ def test_a_registered_data_set_brings_its_tuned_recipe(pm, tmp_path):
                                sets=["batch_size=7", "model.dropout_rate=0.1"])
     assert overridden.config.batch_size == 7 and overridden.model_params["dropout_rate"] == 0.1
     assert recipe_for(pm, "amazon-beauty", "narm", "seq")[1] == {}  # options of another model are not applied
-    assert recipe_for(pm, "frappe", "deepfm", "ctr") == ({}, {})
+    assert recipe_for(pm, "criteo-sample", "deepfm", "ctr") == ({}, {})  # a data set without one
     assert recipe_for(pm, "amazon-beauty", "dssm", "match") == ({}, {})  # another task's table is not applied
 
 

@@ -159,6 +159,9 @@ def rec_register_datasets(register: Register) -> None:
     **options) -> rec_core.datasets.TaskData`` (files, schema, features, targets, split);
     ``task`` says which trainers can use it (a string or a tuple of strings). The
     registered name is the data set's name everywhere (the pipeline stamps it on the data).
+    ``recipe="package:relative/path.toml"`` (optional) ships tuned trainer settings and model
+    options that ``rec train TASK --data NAME`` applies under the user's own (layout in
+    :mod:`rec_core.recipes`; ``rec list datasets`` shows which models have one).
 
     Raises:
         PluginLoadError: (recorded) on a duplicate or invalid name.

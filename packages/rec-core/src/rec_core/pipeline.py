@@ -27,6 +27,8 @@ from rec_core.errors import ConfigError
 from rec_core.runfolder import RunFolder
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rec_core.config import TrainingConfig
     from rec_core.datasets import TaskData
     from rec_core.run import TrainRequest
@@ -64,8 +66,12 @@ class RunInterrupted(Exception):
         self.folder, self.task, self.checkpoint = folder, task, checkpoint
 
 
-def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[str, Any]:
+def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest, *,
+                 on_start: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run ``request`` with ``trainer_cls``; write and return the summary.
+
+    ``on_start`` is called (on rank 0) once everything is validated, just before the run
+    folder is written: the command line announces the applied recipe there.
 
     Raises:
         RecError: any user mistake, before the run folder is touched.
@@ -87,6 +93,8 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest) -> dict[
     check_logger_options(request)
     rank0 = int(os.environ.get("RANK", "0") or 0) == 0
     if rank0:
+        if on_start is not None:
+            on_start()
         folder.start(config=config, run=_run_record(trainer_cls, request, prepared),
                      description=prepared.description, encoder=getattr(prepared.data, "encoder", None))
     try:
@@ -137,12 +145,15 @@ def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainReq
 
 
 def _run_record(trainer_cls: type[BaseTrainer], request: TrainRequest, prepared: PreparedRun) -> dict[str, Any]:
-    return {
+    record = {
         "task": request.task,
         "trainer": f"{trainer_cls.__module__}:{trainer_cls.__qualname__}",
         "model": _model_name(request, prepared),
         "data": _data_name(request, prepared),
     }
+    if request.recipe is not None:
+        record["recipe"] = request.recipe.to_json()
+    return record
 
 
 def _model_name(request: TrainRequest, prepared: PreparedRun) -> str | None:

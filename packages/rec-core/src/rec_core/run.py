@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
     from rec_core.plugins import RecPluginManager
+    from rec_core.recipes import Recipe
     from rec_core.registry import Registration
 
 __all__ = ["LAUNCHED_ENV", "TrainRequest"]
@@ -41,6 +42,8 @@ class TrainRequest:
         resume: a checkpoint to continue from.
         json: print the summary as JSON on the last line.
         plugin_manager: the manager that resolved the names.
+        recipe: what of the data set's recipe applies (already folded into ``config`` and
+            ``model_params``), or ``None``; recorded in ``run.json``.
     """
 
     task: str
@@ -57,3 +60,4 @@ class TrainRequest:
     resume: Path | None = None
     json: bool = False
     plugin_manager: RecPluginManager | None = None
+    recipe: Recipe | None = None

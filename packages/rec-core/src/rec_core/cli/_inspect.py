@@ -9,9 +9,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from rec_core.cli._console import out_console, print_json
+from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.providers import known_providers
-from rec_core.registry import KINDS
+from rec_core.recipes import ALL_MODELS, recipe_models
+from rec_core.registry import KINDS, Registration
 
 __all__ = ["add_inspect_commands"]
 
@@ -58,10 +60,13 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
         """List registered trainers, models, loggers, weighters, data sets, callbacks or text encoders."""
         registry = pm.registry(kind.value)
         entries = registry.entries(task)
+        recipes = {e.name: _recipe_models(e) for e in entries} if kind.value == "datasets" else {}
         if json:
-            print_json(
-                [{"name": e.name, "task": e.task, "plugin": e.plugin, "description": e.description} for e in entries]
-            )
+            print_json([
+                {"name": e.name, "task": e.task, "plugin": e.plugin, "description": e.description,
+                 **({"recipes": recipes[e.name]} if recipes else {})}
+                for e in entries
+            ])
             return
         if not entries:
             where = f" for task '{task}'" if task else ""
@@ -70,12 +75,31 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
         table = Table(title=f"rec {kind.value}", title_justify="left")
         columns = ["name", "task", "plugin", "description"] if kind.value in ("models", "datasets") else [
             "name", "plugin", "description"]
+        if recipes:
+            columns.append("recipes")
         for column in columns:
             table.add_column(column)
         for e in entries:
-            row = {"name": e.name, "task": _task_text(e.task), "plugin": e.plugin, "description": e.description}
+            row = {"name": e.name, "task": _task_text(e.task), "plugin": e.plugin, "description": e.description,
+                   "recipes": _recipe_text(recipes.get(e.name, {}))}
             table.add_row(*(escape(row[c]) for c in columns))
         out_console.print(table)
+
+
+def _recipe_models(entry: Registration) -> dict[str, list[str]] | str:
+    """Return task -> models with a tuned recipe on this data set, or the reason it cannot be read."""
+    try:
+        return recipe_models(entry)
+    except RecError as exc:
+        return f"unreadable: {exc}"
+
+
+def _recipe_text(found: dict[str, list[str]] | str) -> str:
+    """Return ``"ctr: deepfm, fm"`` (``"all models"`` where the task's settings fit every model), or "-"."""
+    if isinstance(found, str):
+        return found
+    parts = [f"{task}: {'all models' if names == [ALL_MODELS] else ', '.join(names)}" for task, names in found.items()]
+    return "; ".join(parts) or "-"
 
 
 def _task_text(task: object) -> str:
@@ -93,7 +117,8 @@ def _missing_hint(kind: str) -> str:
 
 def _get_more() -> str:
     """Return what each rec package adds, from the names it registers (``providers.json``)."""
-    packages = sorted(known_providers().items(), key=lambda item: ("trainers" not in item[1], item[0]))
+    # the package with the most trainers first (the one a new user most likely wants)
+    packages = sorted(known_providers().items(), key=lambda item: (-len(item[1].get("trainers", ())), item[0]))
     offers = []
     for package, kinds in packages:
         shown = {kind: names for kind, names in kinds.items() if kind in ("trainers", "loggers")} or kinds

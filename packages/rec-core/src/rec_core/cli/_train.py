@@ -108,8 +108,6 @@ def _make_train_command(pm: RecPluginManager, task: str) -> Any:
             callbacks=callback, output=output, resume=resume, json=json, extras=trainer_options,
             recipe=recipe is RecipeChoice.auto,
         )
-        if request.recipe is not None and not os.environ.get(LAUNCHED_ENV):
-            err_console.print(escape(request.recipe.describe()), style="cyan")
         if nproc_per_node > 1:
             from rec_core.distributed import launch_cli
 
@@ -225,8 +223,14 @@ def _run_and_report(request: TrainRequest) -> None:
     from rec_core.pipeline import RunInterrupted, run_training
 
     rank0 = int(os.environ.get("RANK", "0") or 0) == 0
+    recipe = request.recipe
+
+    def announce() -> None:  # once the request is valid: a bad one stays a single error line
+        if recipe is not None:
+            err_console.print(escape(recipe.describe()), style="cyan")
+
     try:
-        summary = run_training(request.trainer.load(), request)
+        summary = run_training(request.trainer.load(), request, on_start=announce)
     except RunInterrupted as stop:
         if rank0:
             where = f"latest checkpoint {stop.checkpoint}" if stop.checkpoint else "no checkpoint was written yet"

@@ -13,9 +13,12 @@ from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 from rec_trainers.layers._features import Feature, check_features
 from rec_trainers.layers.mlp import MLP
 
-__all__ = ["DEFAULT_MLP_PARAMS", "MLP_KEYS", "RankingModel", "build_mlp", "split_kinds"]
+__all__ = [
+    "DEFAULT_MLP_PARAMS", "LINEAR_INITS", "MLP_KEYS", "RankingModel", "build_mlp", "init_linear_layers", "split_kinds",
+]
 
 DEFAULT_MLP_PARAMS: dict[str, Any] = {"dims": [256, 128], "dropout": 0.2}
+LINEAR_INITS = ("xavier_normal", "xavier_uniform")
 MLP_KEYS = ("activation", "batch_norm", "dims", "dropout", "output_layer")
 
 ModelT = TypeVar("ModelT", bound="RankingModel")
@@ -45,7 +48,9 @@ class RankingModel(nn.Module):
 
         Args:
             features: Sparse, sequence and dense feature definitions.
-            **params: Constructor arguments other than the feature groups.
+            **params: Constructor arguments other than the feature groups, and
+                ``linear_init``: re-initialise every ``nn.Linear`` with one of
+                :data:`LINEAR_INITS` (biases zero); ``None`` (default) keeps PyTorch's.
 
         Raises:
             ConfigError: For an unknown parameter or features the model cannot use.
@@ -53,17 +58,41 @@ class RankingModel(nn.Module):
         features = check_features(features, cls.__name__)
         if not features:
             raise ConfigError(f"{cls.__name__} needs at least one feature")
+        linear_init = params.pop("linear_init", None)
         unknown = sorted(set(params) - set(cls.default_params))
         if unknown:
-            accepted = ", ".join(sorted(cls.default_params)) or "none"
+            accepted = ", ".join(sorted([*cls.default_params, "linear_init"]))
             raise ConfigError(f"unknown parameter {unknown[0]!r} for {cls.__name__} (accepted: {accepted})")
         merged = {**copy.deepcopy(dict(cls.default_params)), **params}
-        return cls(**cls.feature_args(features), **merged)
+        model = cls(**cls.feature_args(features), **merged)
+        if linear_init is not None:
+            init_linear_layers(model, linear_init)
+        return model
 
     @classmethod
     def feature_args(cls, features: list[Feature]) -> dict[str, Sequence[Feature]]:
         """Map a flat feature list onto the constructor's feature arguments."""
         raise NotImplementedError
+
+
+def init_linear_layers(model: nn.Module, scheme: str) -> None:
+    """Re-initialise the weights of every ``nn.Linear`` in ``model`` by ``scheme``, and zero their biases.
+
+    ``"xavier_normal"`` is FuxiCTR's (and so BARS's) initialisation of dense layers; with batch
+    norm after each layer, larger starting weights than PyTorch's default mean smaller
+    effective steps early on.
+
+    Raises:
+        ConfigError: For a scheme not in :data:`LINEAR_INITS`.
+    """
+    if scheme not in LINEAR_INITS:
+        raise ConfigError(f"unknown linear_init {scheme!r} (available: {', '.join(LINEAR_INITS)})")
+    init = getattr(nn.init, f"{scheme}_")
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            init(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def split_kinds(features: Iterable[Feature]) -> tuple[list[SparseFeature], list[SequenceFeature], list[DenseFeature]]:
