@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import rec_genrec.models.rqvae as rqvae_module
-from rec_core.errors import CheckpointError, DataError
+from rec_core.errors import CheckpointError, ConfigError, DataError
 from rec_genrec import RqVae, RQVAETrainer, RQVAETrainingConfig
 from rec_genrec.models.rqvae import append_collision_codes, codebook_perplexity, collision_rate, kmeans
 
@@ -259,7 +259,10 @@ def test_seed_usage_train_model_evaluate_and_semantic_ids(tmp_path: Path) -> Non
     logged = {key for metrics in recorder.metrics for key in metrics}
     assert {"train/reconstruction_loss", "train/codebook_loss", "train/commitment_loss", "val/loss",
             "val/cosine_similarity", "val/perplexity_l0", "val/perplexity_l2", "val/collision_rate"} <= logged
+    assert "val/catalogue_collision_rate" not in logged  # opt-in: it costs an encoder pass over every item
     assert trainer.test_results is not None and "test/collision_rate" in trainer.test_results
+    catalogue = collision_rate(model.generate_semantic_ids(features))  # the test results have it all the same
+    assert trainer.test_results["test/catalogue_collision_rate"] == catalogue == trainer.catalogue_collision_rate()
 
     _, _, test_loader = trainer.create_dataloaders()
     result = trainer.evaluate_reconstruction(test_loader)
@@ -293,8 +296,9 @@ def _resumable_run(directory: Path, epochs: int, features: torch.Tensor, *, mode
                    resume: Path | None = None) -> RQVAETrainer:
     torch.manual_seed(model_seed)
     model = RqVae(input_dim=24, hidden_dim=32, latent_dim=8, num_embeddings=16, num_levels=3)
+    # One cosine schedule for every run (by default it spans max_epochs), so that one epoch + one resumed is two.
     config = RQVAETrainingConfig(input_dim=24, batch_size=32, max_epochs=epochs, checkpoint_dir=str(directory),
-                                 progress_bar=False, learning_rate=1e-2)
+                                 progress_bar=False, learning_rate=1e-2, scheduler_params={"T_max": 2})
     trainer = RQVAETrainer(model, config, TensorDataset(features))
     train_loader, _, _ = trainer.create_dataloaders()
     if resume is not None:
@@ -352,3 +356,68 @@ def test_learns_to_reconstruct_real_beauty_items(tmp_path: Path) -> None:
     assert trained["cosine_similarity"] > max(0.7, baseline + 0.3)
     assert trained["mse"] < 0.5 * untrained["mse"]
     assert trainer.best_result is not None and trainer.best_result["val/perplexity_l0"] > 8  # codes in use
+
+
+# -- the defaults (see RQVAETrainingConfig's docstring for the measurements behind them) ------------------------
+def test_defaults_are_tiger_encoder_with_commitment_one_and_agree_between_config_and_model() -> None:
+    config = RQVAETrainingConfig()
+    assert config.hidden_dim == [512, 256, 128] and config.commitment_cost == 1.0
+    assert config.monitor == RQVAETrainer.default_config().monitor == "val/reconstruction_loss"
+    model = RqVae(input_dim=config.input_dim)  # the model's own defaults are the config's
+    assert model.hparams()["hidden_dim"] == config.hidden_dim and model.commitment_cost == config.commitment_cost
+    widths = [(layer.in_features, layer.out_features) for layer in model.encoder if isinstance(layer, torch.nn.Linear)]
+    assert widths == [(384, 512), (512, 256), (256, 128), (128, 32)]
+    assert RQVAETrainingConfig.from_dict({"hidden_dim": 64}).hidden_dim == 64  # the seed's int still works
+    assert config.replace(hidden_dim=[64, 32]).hidden_dim == [64, 32]
+    for bad in (0, [64, 0]):
+        with pytest.raises(ConfigError, match="hidden_dim"):
+            RQVAETrainingConfig(hidden_dim=bad)
+
+
+def test_cosine_schedule_spans_max_epochs_unless_told_otherwise() -> None:
+    def scheduler(**settings: Any) -> Any:
+        return RQVAETrainer(_small_model(), RQVAETrainingConfig(progress_bar=False).replace(**settings)).scheduler
+
+    assert isinstance(scheduler(max_epochs=7), torch.optim.lr_scheduler.CosineAnnealingLR)
+    assert scheduler(max_epochs=7).T_max == 7 and scheduler(max_epochs=9).T_max == 9
+    assert scheduler(max_epochs=7, scheduler_params={"T_max": 3, "eta_min": 1e-5}).T_max == 3
+    assert scheduler(scheduler=None) is None
+    step = RQVAETrainer(_small_model(), RQVAETrainingConfig(progress_bar=False),  # another schedule gets no T_max
+                        scheduler_fn=torch.optim.lr_scheduler.StepLR, scheduler_params={"step_size": 2})
+    assert isinstance(step.scheduler, torch.optim.lr_scheduler.StepLR)
+    cosine = RQVAETrainer(_small_model(), RQVAETrainingConfig(max_epochs=5, progress_bar=False),
+                          scheduler_fn=torch.optim.lr_scheduler.CosineAnnealingLR)  # torch-rechub's way
+    assert cosine.scheduler.T_max == 5
+    # One whole cycle: the rate falls to zero by the last epoch.
+    features = _structured_items(n=60)
+    trainer = RQVAETrainer(_small_model(input_dim=24), RQVAETrainingConfig(input_dim=24, max_epochs=3, batch_size=32,
+                                                                           progress_bar=False), TensorDataset(features))
+    train_loader, val_loader, _ = trainer.create_dataloaders()
+    assert trainer.learning_rate == pytest.approx(1e-3)
+    trainer.fit(train_loader, val_loader, verbose=False, saved=False)
+    assert trainer.learning_rate == pytest.approx(0.0, abs=1e-12)
+
+
+def test_catalogue_collision_rate_covers_every_item_not_just_the_validation_split() -> None:
+    torch.manual_seed(0)
+    features = _structured_items(n=120)
+    features[20:50] = features[20]  # 30 copies: in the catalogue they must collide, whatever the model
+    recorder = _Recorder()
+    config = RQVAETrainingConfig(input_dim=24, max_epochs=1, batch_size=32, progress_bar=False, eval_catalogue=True)
+    trainer = RQVAETrainer(_small_model(input_dim=24), config, TensorDataset(features), logger=recorder)
+    assert "catalogue_collision_rate" in trainer.metric_names()
+    train_loader, val_loader, _ = trainer.create_dataloaders()
+    trainer.fit(train_loader, val_loader, verbose=False, saved=False)
+    logged = next(m["val/catalogue_collision_rate"] for m in recorder.metrics if "val/catalogue_collision_rate" in m)
+    assert logged == collision_rate(trainer.model.generate_semantic_ids(features)) >= 30 / 120
+    watching = config.replace(monitor="val/catalogue_collision_rate", mode="min")
+    RQVAETrainer(_small_model(input_dim=24), watching, TensorDataset(features)).check_monitor()
+    # Without the catalogue (loaders of one's own) or without asking, it is not promised, so it cannot be monitored.
+    bare = RQVAETrainer(_small_model(input_dim=24), watching)
+    unasked = RQVAETrainer(_small_model(input_dim=24), watching.replace(eval_catalogue=False), TensorDataset(features))
+    for other in (bare, unasked):
+        assert "catalogue_collision_rate" not in other.metric_names()
+        with pytest.raises(ConfigError, match="'val/catalogue_collision_rate' is not computed"):
+            other.check_monitor()
+    with pytest.raises(ConfigError, match="RQVAETrainer was built without a dataset"):
+        bare.catalogue_collision_rate()

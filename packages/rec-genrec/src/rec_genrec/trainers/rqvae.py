@@ -10,17 +10,20 @@ the engine's checkpoints, resume, loggers, precision and DDP.
   model initialises its codebooks by k-means on the first training batch and records it in
   its weights, so a resumed run never re-initialises them.
 * Validation: ``loss`` and its parts, ``mse``/``rmse``/``cosine_similarity`` of the
-  reconstruction, ``perplexity_l<level>`` (code usage) and ``collision_rate`` (share of the
+  reconstruction, ``perplexity_l<level>`` (code usage), ``collision_rate`` (share of the
   validation items whose semantic ID another validation item has, before the collision
-  code). ``val/loss`` is monitored by default.
+  code) and, with ``eval_catalogue`` and the catalogue at hand (the trainer's ``dataset``),
+  ``catalogue_collision_rate``: the same share over every item, the figure
+  ``rec genrec semantic-ids`` prints. ``test`` always reports the latter when it can.
+  ``val/reconstruction_loss`` is monitored by default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +49,8 @@ __all__ = ["RQVAETrainer", "RQVAETrainingConfig"]
 
 SPLIT_FRACTIONS = (0.8, 0.1)
 """Train and validation shares of ``create_dataloaders``; the test split takes the rest."""
+CATALOGUE_CHUNK = 4096
+"""Items encoded at once for ``catalogue_collision_rate``."""
 
 
 @dataclass
@@ -59,31 +64,64 @@ class RQVAETrainingConfig(TrainingConfig):
     * ``latent_dim`` 32, ``num_embeddings`` 256 with ``num_levels`` 3 (were 256 and 1024):
       the TIGER paper's semantic IDs, 3 levels of 256 codes each.
     * ``batch_size`` 1024 (was 64): 12k items, k-means initialisation wants a large first batch.
+
+    Defaults changed from the seed so that fewer items share a semantic ID. Measured on the
+    12,101 Amazon Beauty titles (all-MiniLM-L6-v2, ``random_seed`` 42, ``rec train rqvae``):
+    the seed's defaults gave 6.3% of the catalogue sharing its 3-level ID with another item
+    (before the collision code) at cosine 0.69 between items and their reconstructions;
+    these give 2.4% at cosine 0.73 (2.4-3.1% over four model seeds), in 133 epochs, about
+    2 CPU minutes. About 0.5% is unavoidable: 62 items have an identical or empty title.
+
+    * ``hidden_dim`` ``[512, 256, 128]`` (was 512): the TIGER paper's encoder; a list of
+      widths, outermost first (an int is one hidden layer). Alone: 3.6%, cosine 0.73.
+    * ``commitment_cost`` 1.0 (was 0.25): holds the latents on their codes, so the codebook
+      term no longer grows during training (with 0.25 it did, and collisions with it).
+    * ``scheduler`` ``"CosineAnnealingLR"`` (was none), annealed over the whole run: without
+      ``T_max`` in ``scheduler_params`` the trainer sets it to ``max_epochs``. The codes
+      settle instead of drifting; with both changes above: 3.0% with a constant rate.
+    * ``max_epochs`` 150 (was 100): one cosine cycle long enough for the reconstruction;
+      100 epochs give 2.2% at cosine 0.71.
+    * ``monitor`` ``"val/reconstruction_loss"`` (was ``val/loss``): the codebook and
+      commitment terms of ``val/loss`` depend on ``commitment_cost`` and can grow while the
+      model improves (with the seed's settings ``val/loss`` was best at epoch 7 of 150).
+      ``eval_catalogue=True`` adds ``val/catalogue_collision_rate`` (a new field, off by
+      default: one encoder pass over every item per validation, about a quarter of an epoch
+      here); ``test/catalogue_collision_rate`` is always reported.
+
+    Tried and left out: Adagrad at lr 0.4 (the paper's) diverges here; standardising the
+    input dimensions doubles collisions; a Sinkhorn-balanced last level during training
+    (LC-Rec) costs 4x the time for no gain; smaller batches trade collisions for cosine.
     """
 
     input_dim: int = 384
-    hidden_dim: int = 512
+    hidden_dim: Union[int, list[int]] = field(default_factory=lambda: [512, 256, 128])
     latent_dim: int = 32
     num_embeddings: int = 256
     num_levels: int = 3
-    commitment_cost: float = 0.25
+    commitment_cost: float = 1.0
     collision_token: bool = True
 
     learning_rate: float = 1e-3
     batch_size: int = 1024
-    max_epochs: int = 100
+    max_epochs: int = 150
+    scheduler: Union[str, None] = "CosineAnnealingLR"
+    monitor: str = "val/reconstruction_loss"
 
     dataset_name: str = "p5_amazon"
     dataset_split: str = "beauty"
 
     eval_reconstruction: bool = True
     eval_quantization: bool = True
+    eval_catalogue: bool = False
 
     def _check_values(self) -> None:
         super()._check_values()
-        for name in ("input_dim", "hidden_dim", "latent_dim", "num_embeddings", "num_levels"):
+        for name in ("input_dim", "latent_dim", "num_embeddings", "num_levels"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"config key '{name}' must be >= 1 (got {getattr(self, name)})")
+        widths = [self.hidden_dim] if isinstance(self.hidden_dim, int) else self.hidden_dim
+        if any(width < 1 for width in widths):
+            raise ConfigError(f"config key 'hidden_dim' must be a width >= 1 or a list of them (got {self.hidden_dim})")
         if self.commitment_cost < 0:
             raise ConfigError(f"config key 'commitment_cost' must be >= 0 (got {self.commitment_cost})")
 
@@ -115,8 +153,7 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
 
     name: ClassVar[str] = "rqvae"
     config_class: ClassVar[type[TrainingConfig]] = RQVAETrainingConfig
-    config_defaults: ClassVar[dict[str, Any]] = {"monitor": "val/loss", "mode": "min", "save_top_k": 1}
-    batch_metrics: ClassVar[tuple[str, ...]] = ()  # set per instance: one perplexity per level
+    config_defaults: ClassVar[dict[str, Any]] = {"monitor": "val/reconstruction_loss", "mode": "min", "save_top_k": 1}
     checkpoint_name: ClassVar[str] = "rqvae.ckpt"
     """File ``train_model`` writes the best model to, in ``config.checkpoint_dir``."""
 
@@ -135,14 +172,29 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
         if not isinstance(model, RqVae):
             raise ConfigError(f"RQVAETrainer trains an RqVae, got {type(model).__name__}")
         self.dataset = dataset
-        self.batch_metrics = (
-            "loss", *(f"{part}_loss" for part in LOSS_PARTS), "mse", "rmse", "cosine_similarity",
-            *(f"perplexity_l{level}" for level in range(model.num_levels)), "collision_rate",
-        )
         self.test_results: dict[str, float] | None = None
         self._items: torch.Tensor | None = None
         super().__init__(model, config, loggers=loggers if loggers is not None else logger, callbacks=callbacks,
                          loss_weighter=loss_weighter, **overrides)
+
+    @property
+    def batch_metrics(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Return the validation metrics: one perplexity per level, the catalogue's collisions when asked for."""
+        catalogue = ("catalogue_collision_rate",) if self._validates_catalogue() else ()
+        return ("loss", *(f"{part}_loss" for part in LOSS_PARTS), "mse", "rmse", "cosine_similarity",
+                *(f"perplexity_l{level}" for level in range(self.model.num_levels)), "collision_rate", *catalogue)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Return the config's optimiser; first let a cosine schedule without ``T_max`` span ``max_epochs``.
+
+        ``T_max`` is filled in here rather than in the config, so that changing
+        ``max_epochs`` (``--set max_epochs=300``) never leaves a stale schedule behind.
+        """
+        config = self.config
+        cosine = str(config.scheduler).rsplit(".", 1)[-1] == "CosineAnnealingLR"  # a name, or scheduler_fn's path
+        if cosine and config.scheduler_interval == "epoch" and "T_max" not in config.scheduler_params:
+            self.config = config.replace(scheduler_params={**config.scheduler_params, "T_max": config.max_epochs})
+        return super().configure_optimizers()
 
     # -- data ------------------------------------------------------------------------------------
     def item_features(self) -> torch.Tensor:
@@ -207,7 +259,7 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
                 "codes": out.codes, "part_sums": parts.unsqueeze(0)}
 
     def compute_metrics(self, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Return the loss and its parts, reconstruction metrics, perplexity per level and collision rate."""
+        """Return the loss and its parts, reconstruction metrics, perplexity per level and collision rates."""
         count = outputs["squared_error"].numel()
         parts = outputs["part_sums"].sum(0) / max(count, 1)
         mse = float(outputs["squared_error"].mean())
@@ -217,7 +269,30 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
         perplexity = codebook_perplexity(outputs["codes"], self.model.num_embeddings)
         metrics.update({f"perplexity_l{level}": float(value) for level, value in enumerate(perplexity)})
         metrics["collision_rate"] = collision_rate(outputs["codes"])
+        if self._validates_catalogue():
+            metrics["catalogue_collision_rate"] = self.catalogue_collision_rate()
         return metrics
+
+    def test(self, loader: Any) -> dict[str, float]:
+        """Evaluate on test data; with a dataset, add ``test/catalogue_collision_rate`` (over every item)."""
+        results = super().test(loader)
+        if self.dataset is not None and "test/catalogue_collision_rate" not in results:
+            results["test/catalogue_collision_rate"] = self.catalogue_collision_rate()
+        return results
+
+    @torch.no_grad()
+    def catalogue_collision_rate(self) -> float:
+        """Return the share of the dataset's items whose semantic ID another item has (before the collision code).
+
+        Raises:
+            ConfigError: the trainer has no dataset.
+        """
+        items = self.item_features()
+        codes = [self.model.generate_semantic_ids(chunk.to(self.device)) for chunk in items.split(CATALOGUE_CHUNK)]
+        return collision_rate(torch.cat(codes))
+
+    def _validates_catalogue(self) -> bool:
+        return bool(self.config.eval_catalogue) and self.dataset is not None
 
     def predict_step(self, batch: Any) -> torch.Tensor:
         """Return the semantic IDs of ``batch`` (without the collision code)."""
