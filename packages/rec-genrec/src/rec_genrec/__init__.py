@@ -9,8 +9,7 @@ plugin to list its names imports no torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rec_genrec._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -35,11 +34,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_MODULES[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
