@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from rec_core import BaseTrainer, ConfigError, TrainingConfig
 from rec_core.callbacks import Callback, EarlyStopping
 from rec_core.data import ColumnarLoader, TorchDataset
-from rec_core.distributed import DistContext
+from rec_core.distributed import DistContext, shutdown
 from rec_core.loggers import JsonlLogger, read_metrics_jsonl
 from rec_core.weighting import BaseLossWeighter
 
@@ -300,8 +300,7 @@ def _worker(index: int, port: int, out: str, scenario: str) -> None:
         (Path(out) / f"{name}.error").write_text(traceback.format_exc())
         os._exit(1)
     torch.save(result, Path(out) / f"{name}.pt")
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    shutdown()  # a barrier first: no rank leaves while its peer still talks to it
 
 
 # -- the parent side ------------------------------------------------------------------------------

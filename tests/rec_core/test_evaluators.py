@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 
 from rec_core import BaseTrainer, ConfigError, DataError
 from rec_core.data import ColumnarLoader
-from rec_core.distributed import DistContext
+from rec_core.distributed import DistContext, shutdown
 from rec_core.evaluation import (
     BatchEvaluator,
     Evaluator,
@@ -294,7 +293,7 @@ def _ddp_worker(index: int, port: int, out: str) -> None:
         (Path(out) / f"rank{index}.error").write_text(traceback.format_exc())
         os._exit(1)
     torch.save(result, Path(out) / f"rank{index}.pt")
-    dist.destroy_process_group()
+    shutdown()  # a barrier first: no rank leaves while its peer still talks to it
 
 
 def _launch_ddp(out: Path) -> list[dict[str, Any]]:

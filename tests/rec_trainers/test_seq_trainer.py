@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from rec_core.datasets import load_interactions
+from rec_core.distributed import shutdown
 from rec_core.errors import ConfigError, DataError
 from rec_core.evaluation import RetrievalEvaluator, RetrievalQueries
 from rec_trainers import SeqTrainer
@@ -299,7 +300,7 @@ def _seq_ddp_worker(index: int, port: int, out: str) -> None:
         (Path(out) / f"rank{index}.error").write_text(traceback.format_exc())
         os._exit(1)
     torch.save(result, Path(out) / f"rank{index}.pt")
-    torch.distributed.destroy_process_group()
+    shutdown()  # a barrier first: no rank leaves while its peer still talks to it
 
 
 def test_ddp_ranks_train_the_same_model_and_agree_with_one_process_on_the_metrics(tmp_path):

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from rec_core import BaseTrainer
 from rec_core.data import ColumnarLoader
+from rec_core.distributed import shutdown
 from rec_core.errors import ConfigError
 from rec_core.weighting import BaseLossWeighter
 from rec_trainers.weighting import (
@@ -454,7 +455,7 @@ def _ddp_worker(index: int, port: int, out: str) -> None:
         (Path(out) / f"rank{index}.error").write_text(traceback.format_exc())
         os._exit(1)
     torch.save(result, Path(out) / f"rank{index}.pt")
-    dist.destroy_process_group()
+    shutdown()  # a barrier first: no rank leaves while its peer still talks to it
 
 
 def _launch_ddp(out: Path) -> list[dict[str, Any]]:
