@@ -26,11 +26,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["PRECISIONS", "TrainingConfig", "parse_value", "split_rechub_kwargs"]
+__all__ = ["PRECISIONS", "TrainingConfig", "check_cpu_threads", "parse_value", "split_rechub_kwargs"]
 
 PRECISIONS = (32, 16, "32", "16", "16-mixed", "bf16", "bf16-mixed")
 _MODES = (None, "min", "max")
 _INTERVALS = ("epoch", "step")
+
+
+def check_cpu_threads(value: Any, owner: str = "config key 'cpu_threads'") -> Union[int, str, None]:
+    """Return ``value`` if it is ``None``, a positive int or ``"auto"``; else raise a ConfigError."""
+    if value is None or value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value  # type: ignore[no-any-return]
+    raise ConfigError(f"{owner} must be a positive integer or 'auto' (got {value!r})")
 
 
 @dataclass
@@ -50,6 +57,10 @@ class TrainingConfig:
     gpus: Union[int, list[int]] = 0
     precision: Union[int, str] = 32
     num_workers: int = 0
+    cpu_threads: Union[int, str, None] = None
+    """torch's intra-op threads while training on the CPU: a number, ``"auto"`` (time the first
+    steps on each count and keep the fastest, see :class:`rec_core.callbacks.CpuThreads`) or
+    ``None`` (torch's count, as set by the user or ``OMP_NUM_THREADS``)."""
     # training strategy
     gradient_clip_val: Union[float, None] = None
     gradient_clip_algorithm: str = "norm"
@@ -111,6 +122,7 @@ class TrainingConfig:
                 "config key 'gradient_clip_algorithm' must be 'norm' or 'value' "
                 f"(got {self.gradient_clip_algorithm!r})"
             )
+        check_cpu_threads(self.cpu_threads)
         if self.val_check_interval <= 0:
             raise ConfigError(f"config key 'val_check_interval' must be > 0 (got {self.val_check_interval})")
         for name in ("save_top_k", "early_stopping_patience", "num_workers", "log_every_n_steps"):

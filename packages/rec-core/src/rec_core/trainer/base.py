@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from rec_core.callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint
+from rec_core.callbacks import Callback, CallbackList, CpuThreads, EarlyStopping, ModelCheckpoint
 from rec_core.checkpoint import capture_rng_state, restore_rng_state
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
@@ -447,6 +447,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
 
     def _add_default_callbacks(self, *, saved: bool, validating: bool) -> None:
         present = {type(c) for c in self.callbacks}
+        if self.config.cpu_threads is not None and CpuThreads not in present:
+            self.callbacks.append(CpuThreads(self.config.cpu_threads))
         if validating and self.config.early_stopping_patience > 0 and EarlyStopping not in present:
             self.callbacks.append(EarlyStopping(
                 monitor=self.monitor, mode=self.config.resolved_mode(),
