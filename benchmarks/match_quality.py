@@ -27,11 +27,22 @@ padding excluded, ties counted against the target: recall@k and NDCG@k for k = 1
 
 Throughput: training samples/s of one epoch (no validation) of DSSM on the same
 point-wise rows (positives plus 3 negatives each, ~392k rows), batch 256, Adam lr 1e-3,
-on CPU, each trainer in its own process: rec's ``MatchTrainer(mode=0)`` (BCE on logits)
+on CPU, each run in its own process: rec's ``MatchTrainer(mode=0)`` (BCE on logits)
 on a ``ColumnarLoader`` against torch-rechub's ``MatchTrainer(mode=0).train_one_epoch``
 on its ``MatchDataGenerator`` loader (``num_workers=0``). rec's towers get batch norm
-here so that both models are the same (torch-rechub's MLP always has it). The two alternate
-``--repeats`` times and the median run of each is shown. Target: rec >= 2.5x torch-rechub.
+here so that both models are the same (torch-rechub's MLP always has it). Four runs, all
+under the same ``OMP_WAIT_POLICY=PASSIVE`` that ``rec`` sets:
+
+* ``rec`` — with ml-100k's match recipe's ``cpu_threads = "auto"`` (what ``rec train match
+  --data ml-100k`` does: the first steps are timed on torch's thread count and on one
+  thread, and the faster is kept);
+* ``rec-torch-threads`` — rec with torch's thread count (``cpu_threads`` unset);
+* ``rechub`` — torch-rechub as its example runs, on torch's thread count;
+* ``rechub-1-thread`` — torch-rechub after ``torch.set_num_threads(1)``, its best on a
+  small CPU, for the like-for-like ratio.
+
+The runs alternate ``--repeats`` times and the median run of each is shown. Target: rec >=
+2.5x torch-rechub.
 
 Run: ``nox -s bench -- match`` or ``python benchmarks/match_quality.py [--models dssm youtubednn
 rechub-dssm] [--minutes 30] [--epochs N] [--speed-rows N] [--repeats 3] [--no-throughput] [--json out.json]``
@@ -287,7 +298,22 @@ def _speed_rows(data, args: argparse.Namespace):
     return columns, x, y
 
 
-def speed_rec(data, args: argparse.Namespace) -> tuple[float, int]:
+SPEED_VARIANTS = {
+    # variant: (trainer, cpu_threads); "recipe" reads ml-100k's match recipe
+    "rec": ("rec", "recipe"),
+    "rec-torch-threads": ("rec", None),
+    "rechub": ("rechub", None),
+    "rechub-1-thread": ("rechub", 1),
+}
+SPEED_NAMES = {
+    "rec": "rec MatchTrainer(mode=0) + ColumnarLoader, recipe cpu_threads={threads}",
+    "rec-torch-threads": "rec, the same, torch's thread count",
+    "rechub": "torch-rechub MatchTrainer(mode=0) + MatchDataGenerator, torch's thread count",
+    "rechub-1-thread": "torch-rechub, the same, torch.set_num_threads(1)",
+}
+
+
+def speed_rec(data, args: argparse.Namespace, cpu_threads: int | str | None) -> tuple[float, int]:
     import torch
 
     from rec_core.callbacks import Callback
@@ -312,19 +338,21 @@ def speed_rec(data, args: argparse.Namespace) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as folder:
         trainer = MatchTrainer(model, mode=0, in_batch_neg=False, optimizer_params={"lr": LR, "weight_decay": 0.0},
                                n_epoch=1, earlystop_patience=0, device="cpu", model_path=folder,
-                               progress_bar=False, random_seed=args.seed, callbacks=[Clock()])
+                               progress_bar=False, random_seed=args.seed, callbacks=[Clock()], cpu_threads=cpu_threads)
         _reset_peak_rss()
         trainer.fit(loader, verbose=False, saved=False)
     return clock["end"] - clock["start"], len(y)
 
 
-def speed_rechub(data, args: argparse.Namespace) -> tuple[float, int]:
+def speed_rechub(data, args: argparse.Namespace, cpu_threads: int | None) -> tuple[float, int]:
     import torch
     from torch_rechub.trainers import MatchTrainer
     from torch_rechub.utils.data import MatchDataGenerator
 
     from rec_trainers.trainers._match_data import catalogue_columns
 
+    if cpu_threads is not None:
+        torch.set_num_threads(cpu_threads)
     columns, x, y = _speed_rows(data, args)
     torch.manual_seed(args.seed)
     model = rechub_dssm(columns)
@@ -363,17 +391,22 @@ def _peak_rss_mib() -> float:
 def _child(variant: str, args: argparse.Namespace) -> None:
     import torch
 
-    _, data = load_data(args.seed)
-    seconds, rows = (speed_rec if variant == "rec" else speed_rechub)(data, args)
+    pm, data = load_data(args.seed)
+    trainer, threads = SPEED_VARIANTS[variant]
+    if threads == "recipe":
+        threads = recipe(pm, "dssm", args)[0].get("cpu_threads")
+    started_with = torch.get_num_threads()
+    run = speed_rec if trainer == "rec" else speed_rechub
+    seconds, rows = run(data, args, threads)
     print(json.dumps({"variant": variant, "seconds": seconds, "rows": rows, "samples_per_s": rows / seconds,
-                      "peak_rss_mib": _peak_rss_mib(), "torch_threads": torch.get_num_threads()}))
+                      "peak_rss_mib": _peak_rss_mib(), "cpu_threads": threads, "torch_threads": started_with}))
 
 
 def throughput(args: argparse.Namespace) -> dict[str, dict]:
-    """Run each trainer's epoch ``--repeats`` times, alternating, one process each; keep the median run."""
+    """Run each variant's epoch ``--repeats`` times, alternating, one process each; keep the median run."""
     import statistics
 
-    runs: dict[str, list[dict]] = {"rec": [], "rechub": []}
+    runs: dict[str, list[dict]] = {variant: [] for variant in SPEED_VARIANTS}
     for _ in range(args.repeats):
         for variant in runs:
             command = [sys.executable, __file__, "--child", variant, "--seed", str(args.seed)]
@@ -400,18 +433,21 @@ def print_throughput(results: dict[str, dict]) -> None:
     first = next(iter(results.values()))
     print(f"\n## DSSM training throughput on {DATA}: one epoch of {first['rows']:,} point-wise rows "
           f"(positives + {NEGATIVES} negatives each), batch {BATCH}, Adam lr {LR:g}, towers 128-64 PReLU + batch "
-          f"norm, embeddings 32, CPU, torch threads {first['torch_threads']}, median of {first['runs']} runs")
-    print("| trainer | samples/s | min-max samples/s | seconds | peak RSS MiB in training | vs torch-rechub |")
-    print("|---|---:|---:|---:|---:|---:|")
-    names = {"rec": "rec MatchTrainer(mode=0) + ColumnarLoader",
-             "rechub": "torch-rechub MatchTrainer(mode=0) + MatchDataGenerator"}
+          f"norm, embeddings 32, CPU ({os.cpu_count()} cores, torch's thread count {first['torch_threads']}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), median of {first['runs']} runs")
+    print("| run | samples/s | min-max samples/s | seconds | peak RSS MiB in training | vs torch-rechub | "
+          "vs torch-rechub 1 thread |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     rechub = results.get("rechub", {}).get("samples_per_s")
+    rechub_one = results.get("rechub-1-thread", {}).get("samples_per_s")
     for variant, r in results.items():
-        print(f"| {names[variant]} | {r['samples_per_s']:,.0f} | {r['samples_per_s_min']:,.0f}-"
+        name = SPEED_NAMES[variant].format(threads=r.get("cpu_threads"))
+        print(f"| {name} | {r['samples_per_s']:,.0f} | {r['samples_per_s_min']:,.0f}-"
               f"{r['samples_per_s_max']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mib']:,.0f} | "
-              f"{_ratio(r['samples_per_s'], rechub)} |")
-    print("\nTarget: rec >= 2.5x torch-rechub. Timed: one training epoch (rec: epoch start to end inside fit; "
-          "torch-rechub: train_one_epoch), no validation; the two alternate, one process per run.")
+              f"{_ratio(r['samples_per_s'], rechub)} | {_ratio(r['samples_per_s'], rechub_one)} |")
+    print("\nTarget: rec >= 2.5x torch-rechub. Timed: one training epoch (rec: epoch start to end inside fit, the "
+          "thread probe included; torch-rechub: train_one_epoch), no validation; the runs alternate, one process "
+          "each.")
 
 
 def main() -> None:
