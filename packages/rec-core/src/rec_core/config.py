@@ -31,6 +31,7 @@ __all__ = ["PRECISIONS", "TrainingConfig", "check_cpu_threads", "parse_value", "
 PRECISIONS = (32, 16, "32", "16", "16-mixed", "bf16", "bf16-mixed")
 _MODES = (None, "min", "max")
 _INTERVALS = ("epoch", "step")
+EMBEDDING_LAYOUTS = ("auto", "per-field", "fused")
 
 
 def check_cpu_threads(value: Any, owner: str = "config key 'cpu_threads'") -> Union[int, str, None]:
@@ -61,6 +62,10 @@ class TrainingConfig:
     """torch's intra-op threads while training on the CPU: a number, ``"auto"`` (time the first
     steps on each count and keep the fastest, see :class:`rec_core.callbacks.CpuThreads`) or
     ``None`` (torch's count, as set by the user or ``OMP_NUM_THREADS``)."""
+    embedding_layout: str = "auto"
+    """How models that support it store their embedding tables: ``"per-field"`` (one table per
+    field), ``"fused"`` (the tables of one width stacked, one gather for all sparse fields) or
+    ``"auto"``: fused on CUDA, per field elsewhere (the faster layout on each, measured)."""
     # training strategy
     gradient_clip_val: Union[float, None] = None
     gradient_clip_algorithm: str = "norm"
@@ -123,6 +128,11 @@ class TrainingConfig:
                 f"(got {self.gradient_clip_algorithm!r})"
             )
         check_cpu_threads(self.cpu_threads)
+        if self.embedding_layout not in EMBEDDING_LAYOUTS:
+            raise ConfigError(
+                f"config key 'embedding_layout' must be one of {', '.join(EMBEDDING_LAYOUTS)} "
+                f"(got {self.embedding_layout!r})"
+            )
         if self.val_check_interval <= 0:
             raise ConfigError(f"config key 'val_check_interval' must be > 0 (got {self.val_check_interval})")
         for name in ("save_top_k", "early_stopping_patience", "num_workers", "log_every_n_steps"):

@@ -31,6 +31,7 @@ from rec_core.errors import ConfigError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
+from rec_core.trainer._layout import apply_embedding_layout
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
 from rec_core.trainer._precision import Precision
 from rec_core.trainer._progress import EpochProgress
@@ -78,6 +79,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         self.dist = DistContext.from_environment(self.config)
         self.device = self.dist.device
         self.model = model.to(self.device)
+        self.embedding_layout = apply_embedding_layout(self.model, self.config.embedding_layout, self.device)
         self.loss_weighter = loss_weighter.to(self.device) if loss_weighter is not None else None
         self.network: nn.Module = self.dist.wrap(self.model)
         self.loggers = LoggerGroup(loggers if self.dist.is_global_zero else None)

@@ -14,12 +14,19 @@ Input conventions, for every model in :mod:`rec_trainers.models`:
 Each sparse or sequence feature gets its own ``nn.Embedding`` (one table per field was
 faster on CPU than one concatenated table). Lookups always go through the module, so a
 trainer may switch ``table.sparse = True`` for a sparse-gradient optimizer.
+
+``set_embedding_layout("fused")`` stacks the tables of each width in one
+:class:`~rec_trainers.layers.fused.FusedEmbedding` with a row offset per field, so that the
+sparse fields of a :meth:`EmbeddingLayer.fields`/:meth:`EmbeddingLayer.flat` call are one
+gather (faster on a GPU); values, gradients and checkpoints (saved under the per-field
+names) are the same in both layouts. The trainers choose the layout from the device
+(``TrainingConfig.embedding_layout``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -28,9 +35,12 @@ from rec_core.errors import ConfigError, DataError
 from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 from rec_trainers.layers._batch import column, dense_value
 from rec_trainers.layers._features import Feature, unique_features
+from rec_trainers.layers.fused import FusedEmbedding
 from rec_trainers.layers.pooling import pool_sequence, sequence_mask
 
-__all__ = ["EmbeddingLayer"]
+__all__ = ["EMBEDDING_LAYOUTS", "EmbeddingLayer"]
+
+EMBEDDING_LAYOUTS = ("per-field", "fused")
 
 
 class EmbeddingLayer(nn.Module):
@@ -45,6 +55,12 @@ class EmbeddingLayer(nn.Module):
     :meth:`fields` and :meth:`flat` accept a ``cache`` dict: a model that needs a
     feature twice in one forward pass (DeepFM's FM and deep parts) passes the same
     dict to both calls and looks the feature up once.
+
+    The layout (:meth:`set_embedding_layout`) is ``"per-field"`` (one ``nn.Embedding`` per
+    table, in ``embed_dict``) or ``"fused"`` (the plain tables of each width stacked in one
+    ``FusedEmbedding`` in ``fused_tables``; tables with ``sparse``, ``max_norm`` or
+    ``scale_grad_by_freq`` and custom table classes stay per field). The state dict always
+    holds the per-field names, so a checkpoint loads into either layout.
 
     Args:
         features: The features this layer serves; repeats of one definition are fine.
@@ -69,13 +85,92 @@ class EmbeddingLayer(nn.Module):
                 self._owner[fea.name] = fea.name
             else:
                 self._owner[fea.name] = _resolve_owner(fea, by_name, check_dim=embed_dim is None)
+        self.fused_tables = nn.ModuleDict()
+        self._fused_in: dict[str, str] = {}  # table owner -> name of the FusedEmbedding holding its rows
+        self.register_state_dict_post_hook(_save_per_field)
+        self.register_load_state_dict_pre_hook(_load_per_field)
 
-    def table(self, feature: SparseFeature | SequenceFeature) -> nn.Embedding:
-        """Return the embedding table that ``feature`` looks its ids up in."""
+    # -- layout -----------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        """``"fused"`` when some tables live in a :class:`FusedEmbedding`, else ``"per-field"``."""
+        return "fused" if self._fused_in else "per-field"
+
+    def set_embedding_layout(self, layout: str) -> None:
+        """Switch to the ``"per-field"`` or ``"fused"`` layout, keeping every weight.
+
+        Build the optimizer after switching: the parameters are new tensors.
+
+        Raises:
+            ConfigError: For another layout name.
+        """
+        if layout not in EMBEDDING_LAYOUTS:
+            raise ConfigError(f"embedding layout must be one of {', '.join(EMBEDDING_LAYOUTS)} (got {layout!r})")
+        if layout == "fused":
+            self._fuse()
+        else:
+            self._unfuse()
+
+    def _fuse(self) -> None:
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for owner, module in self.embed_dict.items():
+            table = cast(nn.Embedding, module)
+            special = table.sparse or table.max_norm is not None or table.scale_grad_by_freq
+            if type(table) is not nn.Embedding or special:
+                continue
+            weight = table.weight
+            key = (table.embedding_dim, weight.dtype, weight.device, weight.requires_grad)
+            groups.setdefault(key, []).append(owner)
+        for (dim, _, _, requires_grad), owners in groups.items():
+            if len(owners) < 2:
+                continue
+            tables = [cast(nn.Embedding, self.embed_dict[owner]) for owner in owners]
+            fused = FusedEmbedding([t.weight for t in tables],
+                                   [(o, t.padding_idx) for o, t in zip(owners, tables, strict=True)])
+            fused.weight.requires_grad_(requires_grad)
+            name = f"dim{dim}_{len(self.fused_tables)}"
+            self.fused_tables[name] = fused
+            for owner in owners:
+                del self.embed_dict[owner]
+                self._fused_in[owner] = name
+
+    def _unfuse(self) -> None:
+        for name, module in list(self.fused_tables.items()):
+            fused = cast(FusedEmbedding, module)
+            for owner, part in fused.parts.items():
+                weight = fused.part_weight(owner).detach().clone()
+                table = nn.Embedding(part.rows, fused.embedding_dim, padding_idx=part.padding_idx, _weight=weight,
+                                     device=weight.device, dtype=weight.dtype)
+                table.weight.requires_grad_(fused.weight.requires_grad)
+                self.embed_dict[owner] = table
+                del self._fused_in[owner]
+            del self.fused_tables[name]
+
+    # -- lookups ------------------------------------------------------------------------------
+    def owner(self, feature: SparseFeature | SequenceFeature) -> str:
+        """Return the name of the table ``feature`` looks its ids up in (``shared_with`` followed)."""
         try:
-            return cast(nn.Embedding, self.embed_dict[self._owner[feature.name]])
+            return self._owner[feature.name]
         except KeyError:
             raise ConfigError(f"feature {feature.name!r} is not among this EmbeddingLayer's features") from None
+
+    def table(self, feature: SparseFeature | SequenceFeature) -> nn.Embedding:
+        """Return the embedding table that ``feature`` looks its ids up in (per-field layout).
+
+        Raises:
+            ConfigError: If the feature is unknown, or its table is part of a fused table.
+        """
+        owner = self.owner(feature)
+        if owner in self._fused_in:
+            raise ConfigError(f"feature {feature.name!r} has no table of its own in the fused embedding layout; "
+                              "call set_embedding_layout('per-field') first")
+        return cast(nn.Embedding, self.embed_dict[owner])
+
+    def _lookup(self, feature: SparseFeature | SequenceFeature, ids: torch.Tensor) -> torch.Tensor:
+        owner = self.owner(feature)
+        if owner in self._fused_in:
+            return cast(FusedEmbedding, self.fused_tables[self._fused_in[owner]]).lookup(ids, [owner])
+        return cast(nn.Embedding, self.embed_dict[owner])(ids)
 
     def pooled(
         self,
@@ -92,7 +187,7 @@ class EmbeddingLayer(nn.Module):
             emb, mask = self.sequence(x, feature)
             out = pool_sequence(emb, mask, feature.pooling)
         else:
-            out = self.table(feature)(column(x, feature.name).reshape(-1).long())
+            out = self._lookup(feature, column(x, feature.name).reshape(-1).long())
         if cache is not None:
             cache[feature.name] = out
         return out
@@ -102,7 +197,7 @@ class EmbeddingLayer(nn.Module):
         ids = column(x, feature.name).long()
         if ids.dim() != 2:
             raise DataError(f"SequenceFeature {feature.name!r} needs a (batch, seq_len) tensor, got {tuple(ids.shape)}")
-        return self.table(feature)(ids), sequence_mask(ids, feature.padding_idx)
+        return self._lookup(feature, ids), sequence_mask(ids, feature.padding_idx)
 
     def fields(
         self,
@@ -114,7 +209,7 @@ class EmbeddingLayer(nn.Module):
 
         Dense features are skipped; all embedded features must share one ``embed_dim``.
         """
-        embs = [self.pooled(x, fea, cache) for fea in features if not isinstance(fea, DenseFeature)]
+        embs = self._embed(x, [fea for fea in features if not isinstance(fea, DenseFeature)], cache)
         if not embs:
             raise ConfigError("fields() needs at least one SparseFeature or SequenceFeature")
         return torch.stack(embs, dim=1)
@@ -126,12 +221,38 @@ class EmbeddingLayer(nn.Module):
         cache: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Concatenate embeddings and dense values, in feature order, into ``(B, sum of dims)``."""
-        parts = [
-            dense_value(x, fea) if isinstance(fea, DenseFeature) else self.pooled(x, fea, cache) for fea in features
-        ]
+        features = list(features)
+        pooled = iter(self._embed(x, [fea for fea in features if not isinstance(fea, DenseFeature)], cache))
+        parts = [dense_value(x, fea) if isinstance(fea, DenseFeature) else next(pooled) for fea in features]
         if not parts:
             raise ConfigError("flat() needs at least one feature")
         return torch.cat(parts, dim=1)
+
+    def _embed(
+        self,
+        x: Mapping[str, torch.Tensor],
+        features: list[SparseFeature | SequenceFeature],
+        cache: dict[str, torch.Tensor] | None,
+    ) -> list[torch.Tensor]:
+        """Return :meth:`pooled` of each feature; the sparse fields of one fused table are one gather."""
+        found: dict[str, torch.Tensor] = {}
+        gathered: dict[str, list[SparseFeature]] = {}
+        for fea in features:
+            if fea.name in found or any(fea.name == other.name for group in gathered.values() for other in group):
+                continue
+            owner = self.owner(fea)
+            if isinstance(fea, SparseFeature) and owner in self._fused_in and not (cache and fea.name in cache):
+                gathered.setdefault(self._fused_in[owner], []).append(fea)
+            else:
+                found[fea.name] = self.pooled(x, fea, cache)
+        for name, group in gathered.items():
+            ids = torch.stack([column(x, fea.name).reshape(-1).long() for fea in group], dim=1)
+            rows = cast(FusedEmbedding, self.fused_tables[name]).lookup(ids, [self.owner(fea) for fea in group])
+            for k, fea in enumerate(group):
+                found[fea.name] = rows[:, k]
+                if cache is not None:
+                    cache[fea.name] = rows[:, k]
+        return [found[fea.name] for fea in features]
 
     def forward(
         self, x: Mapping[str, torch.Tensor], features: Iterable[Feature] | None = None, squeeze_dim: bool = False
@@ -139,6 +260,37 @@ class EmbeddingLayer(nn.Module):
         """Return :meth:`flat` when ``squeeze_dim`` else :meth:`fields` (torch-rechub's call style)."""
         chosen = self.features if features is None else list(features)
         return self.flat(x, chosen) if squeeze_dim else self.fields(x, chosen)
+
+
+def _save_per_field(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+    """State-dict hook: store a fused table's rows under the per-field names."""
+    layer = cast(EmbeddingLayer, module)
+    for name, fused_module in layer.fused_tables.items():
+        fused = cast(FusedEmbedding, fused_module)
+        weight = state.pop(f"{prefix}fused_tables.{name}.weight")
+        for owner, part in fused.parts.items():
+            state[f"{prefix}embed_dict.{owner}.weight"] = weight[part.offset : part.offset + part.rows]
+
+
+def _load_per_field(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
+                    missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
+    """Load-state-dict pre-hook: stack per-field rows into the fused tables that hold them."""
+    layer = cast(EmbeddingLayer, module)
+    for name, fused_module in layer.fused_tables.items():
+        fused = cast(FusedEmbedding, fused_module)
+        keys = {owner: f"{prefix}embed_dict.{owner}.weight" for owner in fused.parts}
+        if not all(key in state for key in keys.values()):
+            continue  # torch reports the missing per-field keys as missing fused rows
+        parts = []
+        for owner, key in keys.items():
+            value = state.pop(key)
+            expected = (fused.parts[owner].rows, fused.embedding_dim)
+            if tuple(value.shape) != expected:
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from "
+                                  f"checkpoint, the shape in current model is {torch.Size(expected)}.")
+                value = fused.part_weight(owner)
+            parts.append(value.to(fused.weight.device, fused.weight.dtype))
+        state[f"{prefix}fused_tables.{name}.weight"] = torch.cat(parts)
 
 
 def _build_table(feature: SparseFeature | SequenceFeature, embed_dim: int | None) -> nn.Embedding:

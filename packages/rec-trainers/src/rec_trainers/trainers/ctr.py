@@ -21,6 +21,7 @@ from torch import nn
 from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError
 from rec_core.metrics import auc, log_loss
+from rec_trainers.layers.fused import FusedEmbedding
 from rec_trainers.trainers._rechub import collect_outputs, rechub_overrides, write_best_weights
 from rec_trainers.trainers._regularization import Regularization, RegularizationSettings
 
@@ -40,6 +41,8 @@ class CTRConfig(TrainingConfig, RegularizationSettings):
             on when the optimizer is Adam/AdamW, no embedding regularization is set and
             the run is not distributed (embeddings then get no weight decay); ``False``:
             dense gradients, every parameter with the main optimizer, as in torch-rechub.
+            Tables stacked by the fused embedding layout (``embedding_layout``, the default on
+            CUDA) always take dense gradients.
         sparse_min_rows: in sparse mode, only tables with at least this many rows get
             sparse gradients; smaller ones are updated densely with the main optimizer.
         loss_mode: torch-rechub's flag; ``False`` means ``model(x) -> (y_pred, extra_loss)``.
@@ -141,8 +144,14 @@ class CTRTrainer(BaseTrainer):
             raise ConfigError("sparse_embeddings cannot be used with DDP (DistributedDataParallel reduces "
                               "dense gradients only); leave it unset or false")
         sparse = not self.dist.is_distributed and self.config.use_sparse_embeddings()
+        fused = any(isinstance(module, FusedEmbedding) for module in self.model.modules())
+        if fused and self.config.sparse_embeddings:
+            raise ConfigError("sparse_embeddings needs embedding_layout='per-field' (the fused layout's stacked "
+                              "tables take dense gradients); set one or the other")
         tables = []
         for module in self.model.modules():
+            if isinstance(module, FusedEmbedding):
+                continue  # stacked tables: dense gradients, the main optimizer
             if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
                 # Small tables are cheaper to update densely (one fused kernel) than row by row.
                 module.sparse = sparse and module.weight.shape[0] >= self.config.sparse_min_rows

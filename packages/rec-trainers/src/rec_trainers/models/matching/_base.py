@@ -263,7 +263,7 @@ class MatchModel(nn.Module):
 
     def check_shared_negatives(self, item: SparseFeature, negatives: SequenceFeature | None) -> None:
         """Check that the negatives are looked up in the item id's table."""
-        if negatives is not None and self.embedding.table(negatives) is not self.embedding.table(item):
+        if negatives is not None and self.embedding.owner(negatives) != self.embedding.owner(item):
             raise ConfigError(
                 f"{type(self).__name__}: neg_item_feature {negatives.name!r} must share the table of "
                 f"{item.name!r} (set shared_with={item.name!r})"
