@@ -62,6 +62,10 @@ class TrainingConfig:
     """torch's intra-op threads while training on the CPU: a number, ``"auto"`` (time the first
     steps on each count and keep the fastest, see :class:`rec_core.callbacks.CpuThreads`) or
     ``None`` (torch's count, as set by the user or ``OMP_NUM_THREADS``)."""
+    data_on_device: Union[bool, str] = "auto"
+    """Keep a ``ColumnarLoader``'s columns on the accelerator for the whole run (``true``), never
+    (``false``), or ``"auto"``: on CUDA when they take at most a quarter of its free memory.
+    Batches are then cut on the device, with no host-to-device copy per batch."""
     embedding_layout: str = "auto"
     """How models that support it store their embedding tables: ``"per-field"`` (one table per
     field), ``"fused"`` (the tables of one width stacked, one gather for all sparse fields) or
@@ -128,6 +132,10 @@ class TrainingConfig:
                 f"(got {self.gradient_clip_algorithm!r})"
             )
         check_cpu_threads(self.cpu_threads)
+        if self.data_on_device not in (True, False, "auto"):
+            raise ConfigError(
+                f"config key 'data_on_device' must be true, false or 'auto' (got {self.data_on_device!r})"
+            )
         if self.embedding_layout not in EMBEDDING_LAYOUTS:
             raise ConfigError(
                 f"config key 'embedding_layout' must be one of {', '.join(EMBEDDING_LAYOUTS)} "

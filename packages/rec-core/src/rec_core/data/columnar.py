@@ -193,6 +193,28 @@ class ColumnarDataset(Dataset):
             self.__dict__["_views"] = views
         return views
 
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the columns and labels occupy."""
+        tensors = [*self.x.values(), *([] if self.y is None else [self.y])]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    @property
+    def device(self) -> torch.device:
+        """Return the device of the columns."""
+        return next(iter(self.x.values())).device
+
+    def to(self, device: torch.device | str) -> ColumnarDataset:
+        """Return this dataset with every column and the labels on ``device`` (itself if already there)."""
+        device = torch.device(device)
+        if all(t.device == device for t in [*self.x.values(), *([] if self.y is None else [self.y])]):
+            return self
+        moved = object.__new__(type(self))
+        moved.x = {n: c.to(device) for n, c in self.x.items()}
+        moved.y = None if self.y is None else self.y.to(device)
+        moved._length = self._length
+        return moved
+
     def subset(self, indices: torch.Tensor) -> ColumnarDataset:
         """Return a new dataset holding the rows at ``indices``, in that order."""
         indices = torch.as_tensor(indices, dtype=torch.int64)

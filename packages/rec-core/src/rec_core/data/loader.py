@@ -256,6 +256,19 @@ class ColumnarLoader:
         self.seed, self._epoch = seed, epoch
         self._batches_yielded = self._resume_at = done
 
+    def to(self, device: torch.device | str) -> ColumnarLoader:
+        """Return a copy of this loader (same order and position) whose columns live on ``device``.
+
+        Batches are then cut on the device: one transfer of the epoch's order instead of one
+        copy per batch. Returns ``self`` when the columns are already there.
+        """
+        moved = self.dataset.to(device)
+        if moved is self.dataset:
+            return self
+        loader = copy.copy(self)
+        loader.dataset = moved
+        return loader
+
     def with_shard(self, rank: int, world_size: int) -> ColumnarLoader:
         """Return a copy of this loader (same data, seed and position) for one rank."""
         rank, world_size = _check_shard(rank, world_size)

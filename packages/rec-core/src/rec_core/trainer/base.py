@@ -33,6 +33,7 @@ from rec_core.reproducibility import seed_everything
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
 from rec_core.trainer._layout import apply_embedding_layout
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
+from rec_core.trainer._placement import place_loader
 from rec_core.trainer._precision import Precision
 from rec_core.trainer._progress import EpochProgress
 from rec_core.trainer._request import RequestStepsMixin
@@ -444,8 +445,10 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             torch.use_deterministic_algorithms(True, warn_only=True)
 
     def _setup_loaders(self, train_loader: Any, val_loader: Any) -> None:
-        self._train_loader = self.dist.shard_train(train_loader)
-        self._val_loader = self.dist.shard_eval(val_loader) if val_loader is not None else None
+        setting = self.config.data_on_device
+        self._train_loader = place_loader(self.dist.shard_train(train_loader), setting, self.device)
+        val = self.dist.shard_eval(val_loader) if val_loader is not None else None
+        self._val_loader = place_loader(val, setting, self.device)
 
     def _add_default_callbacks(self, *, saved: bool, validating: bool) -> None:
         present = {type(c) for c in self.callbacks}
