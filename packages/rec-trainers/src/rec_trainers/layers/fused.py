@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,6 +66,7 @@ class FusedEmbedding(nn.Embedding):
             layout.append(FusedPart(name, offset, weight.shape[0], padding_idx))
             offset += weight.shape[0]
         self.parts: dict[str, FusedPart] = {part.name: part for part in layout}
+        self._plans: dict[tuple[tuple[str, ...], torch.device], tuple[torch.Tensor, torch.Tensor, Any]] = {}
 
     def lookup(self, ids: torch.Tensor, fields: Sequence[str]) -> torch.Tensor:
         """Return the rows of ``ids``, whose last dimension runs over ``fields`` (or is one field).
@@ -77,22 +79,32 @@ class FusedEmbedding(nn.Embedding):
         Returns:
             ``ids.shape + (embedding_dim,)``.
         """
-        parts = [self.parts[name] for name in fields]
-        device = ids.device
-        if len(parts) == 1:
-            offsets = torch.tensor(parts[0].offset, device=device)
-            sizes = torch.tensor(parts[0].rows, device=device)
-        else:
-            offsets = torch.tensor([part.offset for part in parts], device=device)
-            sizes = torch.tensor([part.rows for part in parts], device=device)
+        offsets, sizes, pad = self._plan(tuple(fields), ids.device)
         _check_ids(ids, sizes, fields)
         rows = F.embedding(ids + offsets, self.weight)
-        padding = [part.padding_idx for part in parts]
-        if all(pad is None for pad in padding):
+        if pad is None:
             return rows
-        pad = torch.tensor([-1 if p is None else p for p in padding], device=device)
-        frozen = ids.eq(pad if len(parts) > 1 else pad[0]).unsqueeze(-1)
+        frozen = ids.eq(pad).unsqueeze(-1)
         return torch.where(frozen, rows.detach(), rows)  # the padding row gets no gradient
+
+    def _plan(self, fields: tuple[str, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """Return the offsets, sizes and padding ids of ``fields`` as tensors on ``device``.
+
+        Made once per field tuple and device, so a step makes no host-to-device copy (a
+        synchronisation on a GPU, and not allowed while a CUDA graph is captured).
+        """
+        plan = self._plans.get((fields, device))
+        if plan is None:
+            parts = [self.parts[name] for name in fields]
+
+            def tensor(values: list[int]) -> torch.Tensor:
+                return torch.tensor(values if len(values) > 1 else values[0], device=device)
+
+            padding = [part.padding_idx for part in parts]
+            pad = None if all(p is None for p in padding) else tensor([-1 if p is None else p for p in padding])
+            plan = (tensor([part.offset for part in parts]), tensor([part.rows for part in parts]), pad)
+            self._plans[(fields, device)] = plan
+        return plan
 
     def part_weight(self, name: str) -> torch.Tensor:
         """Return the rows of field ``name`` (a view of the fused weight)."""
