@@ -85,7 +85,8 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ and print their figures and ratios.
 
     ``nox -s bench`` runs them all; ``nox -s bench -- cli loader throughput quality retrieval mtl seq
-    seqspeed match genrec`` a subset.
+    seqspeed match genrec`` a subset; ``-- throughput-cuda`` (never in the default set) runs the CTR
+    throughput table on a GPU.
     """
     session.install(TORCH, *[str(p) for p in PACKAGES], f"{PACKAGES[-1]}[all]", "pandas", "rich", "scikit-learn",
                     "torch-rechub==0.9.0")
@@ -98,6 +99,8 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/loader_throughput.py", "--rows", "500000", env=env)
     if "throughput" in chosen:
         session.run("python", "benchmarks/ctr_throughput.py", env=env)
+    if "throughput-cuda" in chosen:
+        session.run("python", "benchmarks/ctr_throughput.py", "--device", "cuda", "--rows", "2000000", env=env)
     if "quality" in chosen:
         session.run("python", "benchmarks/ctr_quality.py", env=env)
     if "retrieval" in chosen:
