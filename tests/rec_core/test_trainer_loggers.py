@@ -221,3 +221,10 @@ def test_resume_after_keyboard_interrupt_continues_the_same_run(tmp_path, loader
 
     assert resumed.global_step == reference.global_step == 12
     assert same_weights(resumed.model.state_dict(), reference.model.state_dict())
+
+
+def test_an_explicit_loggers_wins_over_torch_rechubs_model_logger(tmp_path):
+    kept, ignored = RecordingLogger(), RecordingLogger()
+    trainer = ClickTrainer(Logistic(), loggers=[kept], model_logger=ignored, **settings(tmp_path))
+    assert trainer.loggers.loggers == (kept,)
+    assert ClickTrainer(Logistic(), model_logger=ignored, **settings(tmp_path)).loggers.loggers == (ignored,)

@@ -72,8 +72,9 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         loss_weighter: BaseLossWeighter | None = None,
         **overrides: Any,
     ) -> None:
+        model_logger = overrides.pop("model_logger", None)  # torch-rechub's name; an explicit loggers= wins
         if loggers is None:
-            loggers = overrides.pop("model_logger", None)
+            loggers = model_logger
         values, objects = split_rechub_kwargs(overrides)
         base = self._adopt_config(config)
         self.config = base.replace(**values) if values else base

@@ -129,9 +129,8 @@ class CTRTrainer(BaseTrainer):
             regularization_params, optimizer_fn=optimizer_fn, optimizer_params=optimizer_params,
             scheduler_fn=scheduler_fn, scheduler_params=scheduler_params, n_epoch=n_epoch,
             earlystop_patience=earlystop_patience, device=device, gpus=gpus, loss_mode=loss_mode, model_path=model_path,
+            model_logger=model_logger,
         )
-        if model_logger is not None:
-            kwargs.setdefault("loggers", model_logger)
         super().__init__(model, **{**overrides, **kwargs})
         self.regularization = Regularization(self.model, self.config)
 

@@ -179,10 +179,8 @@ class MatchTrainer(RecommendsFromRuns, BaseTrainer):
             in_batch_neg_ratio=in_batch_neg_ratio, hard_negative=hard_negative, sampler_seed=sampler_seed,
             optimizer_fn=optimizer_fn, optimizer_params=optimizer_params, scheduler_fn=scheduler_fn,
             scheduler_params=scheduler_params, n_epoch=n_epoch, earlystop_patience=earlystop_patience,
-            device=device, gpus=gpus, model_path=model_path,
+            device=device, gpus=gpus, model_path=model_path, model_logger=model_logger,
         )
-        if model_logger is not None:
-            kwargs.setdefault("loggers", model_logger)
         if kwargs.get("config") is None:  # torch-rechub's API: its defaults, not rec train match's
             overrides = {**RECHUB_DEFAULTS, **overrides}
         super().__init__(model, **{**overrides, **kwargs})

@@ -134,10 +134,8 @@ class MTLTrainer(BaseTrainer):
             regularization_params, optimizer_fn=optimizer_fn, optimizer_params=optimizer_params,
             scheduler_fn=scheduler_fn, scheduler_params=scheduler_params, adaptive_params=adaptive_params,
             n_epoch=n_epoch, earlystop_taskid=earlystop_taskid, earlystop_patience=earlystop_patience,
-            device=device, gpus=gpus, model_path=model_path,
+            device=device, gpus=gpus, model_path=model_path, model_logger=model_logger,
         )
-        if model_logger is not None:
-            kwargs.setdefault("loggers", model_logger)
         passed = {name: kwargs.pop(name) for name in ("loggers", "callbacks") if name in kwargs}
         weighter = kwargs.pop("loss_weighter", None)
         # The config is resolved here, before the engine starts, because the monitored

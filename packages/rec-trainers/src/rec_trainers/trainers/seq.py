@@ -160,10 +160,9 @@ class SeqTrainer(RecommendsFromRuns, BaseTrainer):
         overrides = rechub_overrides(
             optimizer_fn=optimizer_fn, optimizer_params=optimizer_params, scheduler_fn=scheduler_fn,
             scheduler_params=scheduler_params, n_epoch=n_epoch, earlystop_patience=earlystop_patience,
-            device=device, gpus=gpus, model_path=model_path, loss_type=loss_type, loss_params=loss_params,
+            device=device, gpus=gpus, model_path=model_path, model_logger=model_logger,
+            loss_type=loss_type, loss_params=loss_params,
         )
-        if model_logger is not None:
-            kwargs.setdefault("loggers", model_logger)
         super().__init__(model, **{**overrides, **kwargs})
         if self.config.sampled and self.config.monitor == self.config_defaults["monitor"]:
             self.config = self.config.replace(monitor="val/sampled_ndcg@10")
