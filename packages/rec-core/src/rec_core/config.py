@@ -66,6 +66,9 @@ class TrainingConfig:
     """Keep a ``ColumnarLoader``'s columns on the accelerator for the whole run (``true``), never
     (``false``), or ``"auto"``: on CUDA when they take at most a quarter of its free memory.
     Batches are then cut on the device, with no host-to-device copy per batch."""
+    compile_model: bool = False
+    """Run the training network through ``torch.compile`` (on CUDA in ``"reduce-overhead"`` mode:
+    forward and backward replayed as CUDA graphs). Off by default: it gave nothing on the CPU."""
     embedding_layout: str = "auto"
     """How models that support it store their embedding tables: ``"per-field"`` (one table per
     field), ``"fused"`` (the tables of one width stacked, one gather for all sparse fields) or

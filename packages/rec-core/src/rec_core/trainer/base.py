@@ -30,6 +30,7 @@ from rec_core.distributed import DistContext
 from rec_core.errors import ConfigError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
+from rec_core.trainer._compile import compile_network
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
 from rec_core.trainer._layout import apply_embedding_layout
 from rec_core.trainer._optim import build_optimizer, build_scheduler, is_plateau
@@ -83,7 +84,7 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         self.model = model.to(self.device)
         self.embedding_layout = apply_embedding_layout(self.model, self.config.embedding_layout, self.device)
         self.loss_weighter = loss_weighter.to(self.device) if loss_weighter is not None else None
-        self.network: nn.Module = self.dist.wrap(self.model)
+        self.network: nn.Module = compile_network(self.dist.wrap(self.model), self.config.compile_model, self.device)
         self.loggers = LoggerGroup(loggers if self.dist.is_global_zero else None)
         self.callbacks = CallbackList(callbacks or [])
         self.precision = Precision(self.config.precision, self.device)
