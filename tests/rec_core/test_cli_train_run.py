@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -76,6 +77,18 @@ def tiny_site(rec_plugin_site):
         "rec-tiny", entry_points={"rec": {"tiny": "tiny_plugin"}}, modules={"tiny_plugin.py": TINY_PLUGIN}
     )
     return rec_plugin_site
+
+
+def test_the_summary_names_the_cpu_thread_count_a_run_trained_on(tiny_site, tmp_path):
+    app = build_app(tiny_site.plugin_manager())
+    plain = runner.invoke(app, ["train", "tiny", "--epochs", "1", "--output", str(tmp_path / "a"), "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert "cpu_threads" not in json.loads(plain.output.strip().splitlines()[-1])  # not set: torch's own count
+    fixed = runner.invoke(app, ["train", "tiny", "--epochs", "1", "--set", "cpu_threads=1",
+                                "--output", str(tmp_path / "b")])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["cpu_threads"] == 1
+    assert re.search(r"cpu_threads\s+.\s+1\s", fixed.output)
 
 
 def test_rec_train_writes_the_run_folder(tiny_site, tmp_path):

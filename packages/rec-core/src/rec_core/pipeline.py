@@ -126,6 +126,9 @@ def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainReq
     if prepared.test_loader is not None and config.run_test:
         test_metrics = trainer.test(prepared.test_loader)
     checkpoint = trainer._checkpoint_callback()
+    from rec_core.callbacks import CpuThreads
+
+    threads = [c.chosen for c in trainer.callbacks if isinstance(c, CpuThreads) and c.chosen is not None]
     return {
         "task": request.task,
         "model": _model_name(request, prepared),
@@ -140,6 +143,7 @@ def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainReq
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "seconds": round(time.perf_counter() - started, 3),
+        **({"cpu_threads": threads[0]} if threads else {}),
         "info": {k: v for k, v in prepared.info.items() if k not in ("model", "data")},
     }
 
