@@ -116,6 +116,8 @@ def run_training(trainer_cls: type[BaseTrainer], request: TrainRequest, *,
 
 def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainRequest, config: TrainingConfig,
                   folder: RunFolder) -> dict[str, Any]:
+    from rec_core.callbacks import CpuThreads
+
     started = time.perf_counter()
     try:
         best_score, best_result = trainer.fit(prepared.train_loader, prepared.val_loader)
@@ -126,8 +128,6 @@ def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainReq
     if prepared.test_loader is not None and config.run_test:
         test_metrics = trainer.test(prepared.test_loader)
     checkpoint = trainer._checkpoint_callback()
-    from rec_core.callbacks import CpuThreads
-
     threads = [c.chosen for c in trainer.callbacks if isinstance(c, CpuThreads) and c.chosen is not None]
     return {
         "task": request.task,
