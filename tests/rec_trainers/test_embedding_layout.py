@@ -105,6 +105,15 @@ def test_the_state_dict_keeps_the_per_field_names_and_loads_across_layouts() -> 
     wrong = {k: v[:-1] if k.endswith("item.weight") else v for k, v in per_field.state_dict().items()}
     with pytest.raises(RuntimeError, match=r"size mismatch for embed_dict\.item\.weight"):
         fused.load_state_dict(wrong)
+    partial = {k: v + 1.0 for k, v in per_field.state_dict().items() if not k.endswith("city.weight")}
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\) in state_dict: \"embed_dict\.city\.weight\"\. $"):
+        fused.load_state_dict(partial)
+    before = fused.state_dict()["embed_dict.city.weight"].clone()
+    result = fused.load_state_dict(partial, strict=False)
+    assert result.missing_keys == ["embed_dict.city.weight"] and not result.unexpected_keys
+    after = fused.state_dict()
+    assert torch.equal(after["embed_dict.city.weight"], before)  # kept its rows
+    assert torch.equal(after["embed_dict.user.weight"], partial["embed_dict.user.weight"])  # the others loaded
 
 
 def test_an_id_outside_its_field_is_refused_not_read_from_the_next_field() -> None:

@@ -274,23 +274,32 @@ def _save_per_field(module: nn.Module, state: dict[str, Any], prefix: str, local
 
 def _load_per_field(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
                     missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
-    """Load-state-dict pre-hook: stack per-field rows into the fused tables that hold them."""
+    """Load-state-dict pre-hook: stack per-field rows into the fused tables that hold them.
+
+    A field absent from ``state`` keeps its current rows and is reported missing under its
+    per-field name (so ``strict=False`` loads the others); a field of the wrong size is a
+    size mismatch under its per-field name.
+    """
     layer = cast(EmbeddingLayer, module)
     for name, fused_module in layer.fused_tables.items():
         fused = cast(FusedEmbedding, fused_module)
-        keys = {owner: f"{prefix}embed_dict.{owner}.weight" for owner in fused.parts}
-        if not all(key in state for key in keys.values()):
-            continue  # torch reports the missing per-field keys as missing fused rows
+        target = f"{prefix}fused_tables.{name}.weight"
+        if target in state:
+            continue  # already stacked
         parts = []
-        for owner, key in keys.items():
-            value = state.pop(key)
-            expected = (fused.parts[owner].rows, fused.embedding_dim)
-            if tuple(value.shape) != expected:
+        for owner, part in fused.parts.items():
+            key = f"{prefix}embed_dict.{owner}.weight"
+            value = state.pop(key, None)
+            if value is None:
+                missing_keys.append(key)
+                value = fused.part_weight(owner).detach()
+            elif tuple(value.shape) != (part.rows, fused.embedding_dim):
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from "
-                                  f"checkpoint, the shape in current model is {torch.Size(expected)}.")
-                value = fused.part_weight(owner)
+                                  f"checkpoint, the shape in current model is "
+                                  f"{torch.Size((part.rows, fused.embedding_dim))}.")
+                value = fused.part_weight(owner).detach()
             parts.append(value.to(fused.weight.device, fused.weight.dtype))
-        state[f"{prefix}fused_tables.{name}.weight"] = torch.cat(parts)
+        state[target] = torch.cat(parts)
 
 
 def _build_table(feature: SparseFeature | SequenceFeature, embed_dim: int | None) -> nn.Embedding:
