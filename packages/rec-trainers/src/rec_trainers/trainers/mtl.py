@@ -134,7 +134,7 @@ class MTLTrainer(BaseTrainer):
             regularization_params, optimizer_fn=optimizer_fn, optimizer_params=optimizer_params,
             scheduler_fn=scheduler_fn, scheduler_params=scheduler_params, adaptive_params=adaptive_params,
             n_epoch=n_epoch, earlystop_taskid=earlystop_taskid, earlystop_patience=earlystop_patience,
-            device=device, gpus=gpus, model_path=model_path, model_logger=model_logger,
+            device=device, gpus=gpus, model_path=model_path,
         )
         passed = {name: kwargs.pop(name) for name in ("loggers", "callbacks") if name in kwargs}
         weighter = kwargs.pop("loss_weighter", None)
@@ -154,7 +154,7 @@ class MTLTrainer(BaseTrainer):
             weighter = weighter_from_adaptive_params(
                 config.adaptive_params, self.loss_names, [self.task_types[i] for i in self._trained]  # type: ignore[attr-defined]
             )
-        super().__init__(model, config, loss_weighter=weighter, **passed, **objects)
+        super().__init__(model, config, loss_weighter=weighter, model_logger=model_logger, **passed, **objects)
         self.regularization = Regularization(self.model, self.config)
 
     # -- configuration ------------------------------------------------------------------
