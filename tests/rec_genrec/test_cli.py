@@ -125,3 +125,24 @@ def test_bad_genrec_input_is_one_line_and_writes_nothing(app, rqvae_run, tmp_pat
     fails_with(app, ["genrec", "semantic-ids", str(rqvae_run[0]), "--output", str(tmp_path / "ids.txt")],
                ".csv or .npy")
     assert snapshot(rqvae_run[0]) == before
+
+
+def test_rec_recommend_generates_unseen_catalogue_items_for_a_tiger_run(app, semantic_ids, tmp_path, monkeypatch):
+    from rec_core.datasets import user_sequences
+
+    run = tmp_path / "tiger"
+    _summary(app, "train", "tiger", *DATA, "--semantic-ids", str(semantic_ids[0]), *TINY_TIGER, "--output", str(run))
+    data = make_plugin_manager().registry("datasets").get("ml-1m-sample").load().load()
+    known = user_sequences(data.interactions, ("train", "val", "test"))
+    code = int(known.lengths().argmax())  # the user who knows the most items: the most to leave out
+    user = data.interactions.user_ids[code]
+    seen = {data.items.ids[i] for i in known.items[known.offsets[code] : known.offsets[code + 1]]}
+    monkeypatch.chdir(tmp_path)  # the run recorded where its semantic IDs are, not relative to the cwd
+    result = _summary(app, "recommend", str(run), "--user", str(user), "--k", "5")
+    items = [entry["item"] for entry in result["items"]]
+    assert len(items) == 5 and len(set(items)) == 5 and [e["rank"] for e in result["items"]] == [1, 2, 3, 4, 5]
+    assert not set(items) & seen and set(items) <= set(data.items.ids[1:])
+    assert result["user"] == str(user) and result["history"] == int(known.lengths()[code]) > 1
+    assert _summary(app, "recommend", str(run), "--user", str(user), "--k", "5") == result  # beam search: stable
+    fails_with(app, ["recommend", str(run), "--user", "nobody"], "unknown user 'nobody'")
+    fails_with(app, ["export-index", str(run)], "is a TIGER run: it generates items from semantic IDs")

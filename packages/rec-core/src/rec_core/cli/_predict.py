@@ -46,7 +46,7 @@ def add_recommend_command(app: typer.Typer, pm: RecPluginManager) -> None:
 
     @app.command("recommend")
     def recommend(
-        run_dir: Path = typer.Argument(..., help="A run folder written by rec train (seq or match).",
+        run_dir: Path = typer.Argument(..., help="A run folder written by rec train (seq, match or tiger).",
                                        show_default=False),
         user: str = typer.Option(..., "--user", "-u", help="The user's id, as in the training data.",
                                  show_default=False),

@@ -108,22 +108,31 @@ class SemanticIdSteps:
         Raises:
             ConfigError: Neither or both of ``--semantic-ids`` and ``--rqvae``.
         """
-        from rec_genrec.data.dataset_factory import read_semantic_ids
-        from rec_genrec.runs import load_rqvae, semantic_ids_of
-
         rest, ours = _split_options(request, cls.data_keys)
         if ("semantic_ids" in ours) == ("rqvae" in ours):
             raise ConfigError("rec train tiger needs the items' semantic IDs: --semantic-ids FILE "
                               "(from `rec genrec semantic-ids`) or --rqvae RUN_FOLDER|rqvae.ckpt")
-        data = super().load_data(rest, config)  # type: ignore[misc]
+        return cls.attach_semantic_ids(super().load_data(rest, config), ours)  # type: ignore[misc]
+
+    @classmethod
+    def attach_semantic_ids(cls, data: TaskData, source: dict[str, Any]) -> TaskData:
+        """Return ``data`` with each item's semantic ID.
+
+        Args:
+            data: The loaded data set.
+            source: ``{"semantic_ids": FILE}`` or ``{"rqvae": RUN|CKPT}`` (with an optional ``text_encoder``).
+        """
+        from rec_genrec.data.dataset_factory import read_semantic_ids
+        from rec_genrec.runs import load_rqvae, semantic_ids_of
+
         n_items = data.items.n_items if data.items is not None else 0
-        if "semantic_ids" in ours:
-            table = read_semantic_ids(str(ours["semantic_ids"]), n_items=n_items)
+        if "semantic_ids" in source:
+            table = read_semantic_ids(str(source["semantic_ids"]), n_items=n_items)
         else:
-            table = semantic_ids_of(load_rqvae(str(ours["rqvae"])), data, encoder=ours.get("text_encoder"))
+            table = semantic_ids_of(load_rqvae(str(source["rqvae"])), data, encoder=source.get("text_encoder"))
         items = dataclasses.replace(data.items, attributes={**data.items.attributes, SEMANTIC_ID: table.numpy()})
-        source = {"semantic_ids": str(ours.get("semantic_ids") or ours.get("rqvae"))}
-        return dataclasses.replace(data, items=items, info={**data.info, **source})
+        origin = {"semantic_ids": str(source.get("semantic_ids") or source.get("rqvae"))}
+        return dataclasses.replace(data, items=items, info={**data.info, **origin})
 
     @classmethod
     def model_params(cls, request: TrainRequest, config: TrainingConfig, data: TaskData) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from rec_core import BaseTrainer, TrainingConfig
 from rec_core.errors import ConfigError, DataError
 from rec_genrec.data.sequences import SemanticIdVocabulary, SequenceBatches, SequenceDataset, collate_sequences
 from rec_genrec.trainers._pipeline import SemanticIdSteps
+from rec_genrec.trainers._recommend import RecommendsByGeneration
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader, Dataset
@@ -134,7 +135,7 @@ class TIGERTrainingConfig(TrainingConfig):
             raise ConfigError(f"config key 'eval_k_values' must be distinct positive integers (got {ks!r})")
 
 
-class TIGERTrainer(SemanticIdSteps, BaseTrainer):
+class TIGERTrainer(RecommendsByGeneration, SemanticIdSteps, BaseTrainer):
     """Train a :class:`~rec_genrec.models.tiger.Tiger`; evaluate it by constrained beam search.
 
     Args:

@@ -1,7 +1,7 @@
 """``rec recommend`` and ``rec export-index`` for the trainers that rank a catalogue (seq, match).
 
-A run folder records how its data was loaded (``model.json``: the registered data set and
-its options, or the file path). :meth:`RecommendsFromRuns.recommend_from_run` loads that data
+A run folder records how its data was loaded (rec-core's :class:`~rec_core.trainer.reload.ReloadsRuns`).
+:meth:`RecommendsFromRuns.recommend_from_run` loads that data
 again, rebuilds the model from the chosen checkpoint, builds the user's query with the
 trainer's :meth:`~RecommendsFromRuns.user_query` and ranks the catalogue with the retrieval
 evaluator, every item the user interacted with (train, validation or test) excluded.
@@ -17,47 +17,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rec_core.errors import RecError
+from rec_core.trainer.reload import ReloadsRuns, user_code
 
 if TYPE_CHECKING:
-    from rec_core.config import TrainingConfig
     from rec_core.datasets import TaskData, UserSequences
     from rec_core.evaluation import RetrievalQueries
-    from rec_core.pipeline import PreparedRun
     from rec_core.plugins import RecPluginManager
-    from rec_core.run import TrainRequest
     from rec_core.runfolder import RunFolder
 
 __all__ = ["RecommendsFromRuns", "one_user"]
 
 
-class RecommendsFromRuns:
-    """Mixed into a retrieval trainer: ``from_request`` records the data's origin, ``recommend_from_run`` uses it."""
-
-    @classmethod
-    def read_interaction_file(cls, path: Path, params: dict[str, Any], config: TrainingConfig) -> TaskData:
-        """Read a user's interaction file as ``rec train TASK --data FILE`` does."""
-        raise NotImplementedError
+class RecommendsFromRuns(ReloadsRuns):
+    """Mixed into a retrieval trainer: rank the catalogue for a run's user, export its item vectors."""
 
     def user_query(self, data: TaskData, user: int, history: UserSequences) -> RetrievalQueries:
         """Return the one-row query of encoded user ``user`` whose known items are ``history``."""
         raise NotImplementedError
-
-    def prepare_recommendation(self, data: TaskData) -> None:
-        """Set up what ranking needs besides the query (e.g. the item catalogue's tower inputs)."""
-
-    @classmethod
-    def load_data_file(cls, request: TrainRequest, params: dict[str, Any], config: TrainingConfig) -> TaskData:
-        """Read ``--data FILE`` with :meth:`read_interaction_file`."""
-        return cls.read_interaction_file(Path(request.data), params, config)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_request(cls, request: TrainRequest, *, config: TrainingConfig, loggers: Any = None) -> PreparedRun:
-        """Build the run; ``model.json`` also records how to load the data again (for ``rec recommend``)."""
-        prepared = super().from_request(request, config=config, loggers=loggers)  # type: ignore[misc]
-        prepared.description["data_params"] = dict(request.data_params)
-        if isinstance(request.data, Path):
-            prepared.description["data_file"] = str(request.data.resolve())
-        return prepared
 
     @classmethod
     def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
@@ -71,12 +47,8 @@ class RecommendsFromRuns:
         from rec_core.evaluation import RetrievalEvaluator
 
         trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
-        interactions = data.interactions
-        code = {name: index for index, name in enumerate(interactions.user_ids) if index}.get(str(user))
-        if code is None:
-            raise RecError(f"unknown user {user!r}: not in the run's data '{data.name}' "
-                           f"({interactions.n_users - 1} users)")
-        everything = user_sequences(interactions, ("train", "val", "test"))
+        code = user_code(data, user)
+        everything = user_sequences(data.interactions, ("train", "val", "test"))
         top = RetrievalEvaluator().recommend(trainer, trainer.user_query(data, code, everything), k)[0].tolist()
         titles = data.items.text or [""] * data.items.n_items
         return {
@@ -131,33 +103,6 @@ class RecommendsFromRuns:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return {**facts, "output": str(output)}
-
-    @classmethod
-    def _trainer_from_run(cls, folder: RunFolder, checkpoint: str, pm: RecPluginManager) -> tuple[Any, TaskData, Path]:
-        """Return the run's trainer with the checkpoint's weights, its data loaded again, and the checkpoint path."""
-        description = folder.read_description()
-        config = folder.read_config(cls.config_class).replace(progress_bar=False, device="auto")  # type: ignore[attr-defined]
-        data = cls._reload_data(description, config, pm)
-        if data.interactions is None or data.items is None:
-            raise RecError(f"the run's data '{description.get('data')}' has no interactions")
-        model = cls.restore_model(description, pm, folder.read_run()["task"])  # type: ignore[attr-defined]
-        trainer = cls(model, config=config)  # type: ignore[call-arg]
-        path = folder.checkpoint(checkpoint)
-        trainer._load_model_weights(path)
-        trainer.prepare_recommendation(data)
-        return trainer, data, path
-
-    @classmethod
-    def _reload_data(cls, description: dict[str, Any], config: TrainingConfig, pm: RecPluginManager) -> TaskData:
-        """Load the run's data again, as ``rec train`` did (a named data set or the recorded file)."""
-        params = dict(description.get("data_params") or {})
-        if description.get("data_file"):
-            path = Path(description["data_file"])
-            if not path.is_file():
-                raise RecError(f"the run's data file {path} is gone; rec recommend needs the users' histories")
-            return cls.read_interaction_file(path, params, config)
-        entry = pm.registry("datasets").get(str(description.get("data")))
-        return entry.load().load(seed=config.random_seed, **params)
 
 
 def _import_faiss() -> Any:
