@@ -127,6 +127,29 @@ def test_rec_train_resume_continues_the_run(tiny_site, tmp_path):
     assert epochs == [0, 1, 2, 3]  # the same metrics.jsonl, continued
 
 
+def test_resume_alone_continues_with_the_runs_model_options_and_settings(tiny_site, tmp_path):
+    out = tmp_path / "run"
+    app = build_app(tiny_site.plugin_manager())
+    first = runner.invoke(app, ["train", "tiny", "--model", "tinynet", "--set", "model.hidden=4", "--set",
+                                "batch_size=8", "--set", "data.rows=320", "--epochs", "2", "--output", str(out)])
+    assert first.exit_code == 0, first.output
+    result = runner.invoke(app, ["train", "tiny", "--resume", str(out), "--epochs", "3", "--json"])
+    assert result.exit_code == 0, result.output  # a hidden=8 TinyNet would not fit the checkpoint
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["epochs"] == 3 and summary["model"] == "tinynet"
+    assert summary["global_step"] == 3 * 28  # data.rows=320 kept: 224 training rows in batches of 8
+    config_text = (out / "config.toml").read_text()
+    assert "batch_size = 8" in config_text and "max_epochs = 3" in config_text
+    weights = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["model"]
+    assert weights["mlp.0.weight"].shape == (4, 3)
+    record = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**record, "task": "other"}))
+    before = (out / "config.toml").read_bytes()
+    wrong = runner.invoke(app, ["train", "tiny", "--resume", str(out)])
+    assert wrong.exit_code == 1 and f"is a 'other' run: continue it with rec train other --resume {out}" in wrong.output
+    assert (out / "config.toml").read_bytes() == before
+
+
 def test_corrupt_resume_checkpoint_is_one_line_and_leaves_files_alone(tiny_site, tmp_path):
     out = tmp_path / "run"
     app = build_app(tiny_site.plugin_manager())

@@ -155,6 +155,11 @@ def _run_record(trainer_cls: type[BaseTrainer], request: TrainRequest, prepared:
         "model": _model_name(request, prepared),
         "data": _data_name(request, prepared),
     }
+    if isinstance(request.data, Path):
+        record["data_file"] = str(request.data.resolve())
+    for key, given in (("model_params", request.model_params), ("data_params", request.data_params)):
+        if given:  # what `rec train --resume RUN` starts from again
+            record[key] = dict(given)
     if request.recipe is not None:
         record["recipe"] = request.recipe.to_json()
     return record

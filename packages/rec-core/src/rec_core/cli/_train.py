@@ -155,10 +155,15 @@ def build_request(
     for name in _SECTIONS:
         _merge(sections[name], _table(set_values.pop(name, {}), name, None))
 
-    model_name = model or sections["model"].pop("name", None)
+    resumed, resume_path = RunFolder.for_resume(resume) if resume else (None, None)
+    recorded = _recorded_request(pm, resumed, task) if resumed else {}
+    model_name = model or sections["model"].pop("name", None) or recorded.get("model")
     sections["model"].pop("name", None)
-    data_name = data or sections["data"].pop("name", None)
+    given_data = data or sections["data"].pop("name", None)
     sections["data"].pop("name", None)
+    data_name = given_data or recorded.get("data")
+    if given_data is None or given_data == recorded.get("data"):  # the resumed run's data: its options too
+        sections["data"] = {**recorded.get("data_params", {}), **sections["data"]}
     weighter_name = weighter or sections["weighter"].pop("name", None)
     sections["weighter"].pop("name", None)
     if sections["weighter"] and not weighter_name:
@@ -180,13 +185,13 @@ def build_request(
         config_cls.check_keys(applied.settings, source=f"the recipe {applied.source}")
         applied = applied.without({*file_values, *set_values, *(flags or {})}, set(sections["model"]))
     recipe_values = applied.settings if applied else {}
-    sections["model"] = {**(applied.model_params if applied else {}), **sections["model"]}
+    sections["model"] = {**(applied.model_params if applied else {}), **recorded.get("model_params", {}),
+                         **sections["model"]}
     defaults = trainer_cls.default_config().to_dict() if hasattr(trainer_cls, "default_config") else {}
     source = f"{config_file} and --set" if config_file else "--set"
-    config = config_cls.from_dict({**defaults, **recipe_values, **file_values, **set_values, **(flags or {})},
-                                  source=source)
+    config = config_cls.from_dict({**defaults, **recipe_values, **recorded.get("config", {}), **file_values,
+                                   **set_values, **(flags or {})}, source=source)
 
-    resumed, resume_path = RunFolder.for_resume(resume) if resume else (None, None)
     run_dir = output or (resumed.path if resumed else _default_output(task, model_name))
     if not os.environ.get(LAUNCHED_ENV):  # torchrun workers: the launcher checked already
         RunFolder(run_dir).check_can_start(resuming=resume_path is not None)
@@ -196,6 +201,57 @@ def build_request(
         weighter=resolved_weighter, callbacks=resolved_callbacks, resume=resume_path, json=json,
         plugin_manager=pm, recipe=applied,
     )
+
+
+def _recorded_request(pm: RecPluginManager, folder: RunFolder, task: str) -> dict[str, Any]:
+    """Return what a resumed run was trained with: its model, data, model and data options, config.
+
+    ``rec train TASK --resume RUN`` continues RUN as it was started; options given again replace
+    these. The model and data count only where they name a registered model or data set (or the
+    data file is still there); a checkpoint outside a run folder records nothing.
+
+    Raises:
+        ConfigError: RUN was trained by another task's trainer.
+    """
+    try:
+        run = folder.read_run()
+    except RecError:
+        return {}
+    if run.get("task") not in (None, task):
+        raise ConfigError(f"{folder.path} is a '{run['task']}' run: continue it with rec train {run['task']} "
+                          f"--resume {folder.path}")
+    recorded: dict[str, Any] = {}
+    if run.get("model") and _registered(pm, "models", str(run["model"]), task):
+        recorded["model"] = run["model"]
+    data_file = run.get("data_file")
+    if data_file and Path(str(data_file)).is_file():
+        recorded["data"] = str(data_file)
+    elif run.get("data") and _registered(pm, "datasets", str(run["data"]), task):
+        recorded["data"] = run["data"]
+    try:
+        description = folder.read_description()
+    except RecError:
+        description = {}
+    for key in ("model_params", "data_params"):  # model.json's: as built (sizes the data fixed, absolute paths)
+        values = {**(run.get(key) or {}), **(description.get(key) or {})}
+        if values:
+            recorded[key] = values
+    config_file = folder.file(RunFolder.CONFIG)
+    if config_file.is_file():
+        recorded["config"] = read_toml(config_file)
+    return recorded
+
+
+def _registered(pm: RecPluginManager, kind: str, name: str, task: str) -> bool:
+    """Return whether ``name`` is a registered ``kind`` (a model of ``task``, or a data set)."""
+    try:
+        if kind == "models":
+            pm.registry(kind).get(name, task=task)
+        else:
+            pm.registry(kind).get(name)
+    except RecError:
+        return False
+    return True
 
 
 def _recipe(pm: RecPluginManager, task: str, trainer_cls: Any, data_ref: Any, model: str | None) -> Recipe | None:
