@@ -22,14 +22,6 @@ from rec_core.run import TrainRequest
 from ..rec_core.cli_checks import fails_with, runner, snapshot
 
 
-@pytest.fixture(scope="module")
-def pm():
-    manager = make_plugin_manager()
-    if "ctr" not in manager.registry("trainers"):
-        pytest.skip("rec-trainers is not installed in this environment")
-    return manager
-
-
 @pytest.fixture
 def app(pm):
     return build_app(pm)

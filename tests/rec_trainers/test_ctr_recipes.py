@@ -16,7 +16,6 @@ import torch
 from rec_core.cli import build_app
 from rec_core.cli._train import build_request
 from rec_core.features import SparseFeature
-from rec_core.plugins import make_plugin_manager
 from rec_core.recipes import recipe_for, recipe_models
 
 from ..rec_core.cli_checks import fails_with, runner
@@ -24,14 +23,6 @@ from ..rec_core.cli_checks import fails_with, runner
 # frappe's ten fields with their vocabulary sizes (id 0 included), as FRAPPE.load builds them
 FIELDS = {"user": 958, "item": 4083, "daytime": 8, "weekday": 8, "isweekend": 3, "homework": 4, "cost": 3,
           "weather": 10, "country": 81, "city": 234}
-
-
-@pytest.fixture(scope="module")
-def pm():
-    manager = make_plugin_manager()
-    if "ctr" not in manager.registry("trainers"):
-        pytest.skip("rec-trainers is not installed in this environment")
-    return manager
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,9 @@ import pytest
 import torch
 
 from rec_core.cli import build_app
-from rec_core.plugins import make_plugin_manager
 from rec_trainers.trainers.match import MatchTrainer
 
 from ..rec_core.cli_checks import fails_with, runner
-
-
-@pytest.fixture(scope="module")
-def pm():
-    manager = make_plugin_manager()
-    if "match" not in manager.registry("trainers"):
-        pytest.skip("rec-trainers is not installed in this environment")
-    return manager
 
 
 @pytest.fixture(scope="module")

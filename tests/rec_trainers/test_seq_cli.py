@@ -10,19 +10,10 @@ import pytest
 
 from rec_core.cli import build_app
 from rec_core.cli._train import build_request, recipe_for
-from rec_core.plugins import make_plugin_manager
 
 from ..rec_core.cli_checks import fails_with, runner, snapshot
 
 FAST = ["--set", "model.embed_dim=16", "--set", "model.max_len=10", "--epochs", "1", "--batch-size", "32"]
-
-
-@pytest.fixture(scope="module")
-def pm():
-    manager = make_plugin_manager()
-    if "seq" not in manager.registry("trainers"):
-        pytest.skip("rec-trainers is not installed in this environment")
-    return manager
 
 
 @pytest.fixture(scope="module")
