@@ -189,8 +189,9 @@ def build_request(
                          **sections["model"]}
     defaults = trainer_cls.default_config().to_dict() if hasattr(trainer_cls, "default_config") else {}
     source = f"{config_file} and --set" if config_file else "--set"
-    config = config_cls.from_dict({**defaults, **recipe_values, **recorded.get("config", {}), **file_values,
-                                   **set_values, **(flags or {})}, source=source)
+    kept = resumed.read_config(config_cls).to_dict() if resumed and resumed.file(RunFolder.CONFIG).is_file() else {}
+    config = config_cls.from_dict({**defaults, **recipe_values, **kept, **file_values, **set_values,
+                                   **(flags or {})}, source=source)
 
     run_dir = output or (resumed.path if resumed else _default_output(task, model_name))
     if not os.environ.get(LAUNCHED_ENV):  # torchrun workers: the launcher checked already
@@ -204,7 +205,7 @@ def build_request(
 
 
 def _recorded_request(pm: RecPluginManager, folder: RunFolder, task: str) -> dict[str, Any]:
-    """Return what a resumed run was trained with: its model, data, model and data options, config.
+    """Return what a resumed run was trained with: its model, data, and their options (its config is read apart).
 
     ``rec train TASK --resume RUN`` continues RUN as it was started; options given again replace
     these. The model and data count only where they name a registered model or data set (or the
@@ -221,12 +222,12 @@ def _recorded_request(pm: RecPluginManager, folder: RunFolder, task: str) -> dic
         raise ConfigError(f"{folder.path} is a '{run['task']}' run: continue it with rec train {run['task']} "
                           f"--resume {folder.path}")
     recorded: dict[str, Any] = {}
-    if run.get("model") and _registered(pm, "models", str(run["model"]), task):
+    if run.get("model") in pm.registry("models").names(task):
         recorded["model"] = run["model"]
     data_file = run.get("data_file")
     if data_file and Path(str(data_file)).is_file():
         recorded["data"] = str(data_file)
-    elif run.get("data") and _registered(pm, "datasets", str(run["data"]), task):
+    elif run.get("data") and run["data"] in pm.registry("datasets"):  # any task's: tiger reads seq data sets
         recorded["data"] = run["data"]
     try:
         description = folder.read_description()
@@ -236,22 +237,7 @@ def _recorded_request(pm: RecPluginManager, folder: RunFolder, task: str) -> dic
         values = {**(run.get(key) or {}), **(description.get(key) or {})}
         if values:
             recorded[key] = values
-    config_file = folder.file(RunFolder.CONFIG)
-    if config_file.is_file():
-        recorded["config"] = read_toml(config_file)
     return recorded
-
-
-def _registered(pm: RecPluginManager, kind: str, name: str, task: str) -> bool:
-    """Return whether ``name`` is a registered ``kind`` (a model of ``task``, or a data set)."""
-    try:
-        if kind == "models":
-            pm.registry(kind).get(name, task=task)
-        else:
-            pm.registry(kind).get(name)
-    except RecError:
-        return False
-    return True
 
 
 def _recipe(pm: RecPluginManager, task: str, trainer_cls: Any, data_ref: Any, model: str | None) -> Recipe | None:
