@@ -1,10 +1,12 @@
-"""Rebuild a finished run's trainer and data from its folder (``rec recommend``, ``rec export-index``).
+"""Rebuild a finished run's trainer and data from its folder, and recommend with it (``rec recommend``).
 
 A run folder records how its data was loaded: ``model.json`` names the registered data set and
 its options (``data_params``), or the file (``data_file``). A trainer that mixes in
 :class:`ReloadsRuns` records that at ``from_request`` and can then rebuild itself from the
 folder: the config, the model from the chosen checkpoint, and the same data loaded again.
-Trainers of any package use it (rec-trainers' seq and match, rec-genrec's TIGER).
+:meth:`ReloadsRuns.recommend_from_run` turns a user's id into their top items with the
+trainer's :meth:`ReloadsRuns.top_items` (ranking or generation). Trainers of any package use
+it (rec-trainers' seq and match, rec-genrec's TIGER).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rec_core.errors import RecError
 
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
-    from rec_core.datasets import TaskData
+    from rec_core.datasets import TaskData, UserSequences
     from rec_core.pipeline import PreparedRun
     from rec_core.plugins import RecPluginManager
     from rec_core.run import TrainRequest
@@ -39,6 +41,32 @@ class ReloadsRuns:
 
     def prepare_recommendation(self, data: TaskData) -> None:
         """Set up what ranking or generation needs besides the user's query (e.g. the item catalogue)."""
+
+    def top_items(self, data: TaskData, user: int, known: UserSequences, k: int) -> list[int]:
+        """Return the best ``k`` item ids for encoded user ``user``, best first, none of ``known[user]``'s items."""
+        raise NotImplementedError
+
+    @classmethod
+    def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
+                           pm: RecPluginManager) -> dict[str, Any]:
+        """Return a user's top-``k`` items (original ids and titles), every item they interacted with excluded.
+
+        Raises:
+            RecError: An unknown user, or the run's data cannot be loaded again.
+        """
+        from rec_core.datasets import user_sequences
+
+        trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
+        code = user_code(data, user)
+        known = user_sequences(data.interactions, ("train", "val", "test"))
+        top = [i for i in trainer.top_items(data, code, known, k) if i > 0]
+        titles = data.items.text or [""] * data.items.n_items
+        return {
+            "user": str(user),
+            "history": int(known.lengths()[code]),
+            "checkpoint": str(path),
+            "items": [{"rank": rank, "item": data.items.ids[i], "title": titles[i]} for rank, i in enumerate(top, 1)],
+        }
 
     @classmethod
     def load_data_file(cls, request: TrainRequest, params: dict[str, Any], config: TrainingConfig) -> TaskData:

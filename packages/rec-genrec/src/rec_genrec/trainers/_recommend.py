@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from rec_core.errors import RecError
-from rec_core.trainer.reload import ReloadsRuns, user_code
+from rec_core.trainer.reload import ReloadsRuns
 
 if TYPE_CHECKING:
     from rec_core.config import TrainingConfig
-    from rec_core.datasets import TaskData
+    from rec_core.datasets import TaskData, UserSequences
     from rec_core.pipeline import PreparedRun
     from rec_core.plugins import RecPluginManager
     from rec_core.run import TrainRequest
@@ -74,35 +74,15 @@ class RecommendsByGeneration(ReloadsRuns):
         input_ids = tokens[None, :].to(self.device)  # type: ignore[attr-defined]
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids, dtype=torch.float)}
 
-    @classmethod
-    def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
-                           pm: RecPluginManager) -> dict[str, Any]:
-        """Return a user's top-``k`` generated items (original ids and titles), every known item left out.
-
-        Raises:
-            RecError: An unknown user, or the run's data or semantic IDs cannot be loaded again.
-        """
-        from rec_core.datasets import user_sequences
-
-        trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
-        code = user_code(data, user)
-        everything = user_sequences(data.interactions, ("train", "val", "test"))
-        history = everything.items[everything.offsets[code] : everything.offsets[code + 1]]
-        known = set(history.tolist())
-        catalogue = data.items.n_items - 1  # type: ignore[union-attr]
-        wanted = min(k + len(known), catalogue)
-        trainer.model.eval()
+    def top_items(self, data: TaskData, user: int, known: UserSequences, k: int) -> list[int]:
+        """Generate ``k`` plus as many items as ``user`` knows under the trie; keep the best ``k`` unknown ones."""
+        history = known.items[known.offsets[user] : known.offsets[user + 1]]
+        seen = set(history.tolist())
+        wanted = min(k + len(seen), data.items.n_items - 1)  # type: ignore[union-attr]
+        self.model.eval()  # type: ignore[attr-defined]
         with torch.no_grad():
-            generated = trainer.generate(trainer.history_inputs(history, code), wanted)[0].tolist()
-        top = [item for item in generated if item > 0 and item not in known][:k]
-        titles = data.items.text or [""] * data.items.n_items  # type: ignore[union-attr]
-        return {
-            "user": str(user),
-            "history": len(history),
-            "checkpoint": str(path),
-            "items": [{"rank": rank, "item": data.items.ids[i], "title": titles[i]}  # type: ignore[union-attr]
-                      for rank, i in enumerate(top, start=1)],
-        }
+            generated = self.generate(self.history_inputs(history, user), wanted)[0].tolist()  # type: ignore[attr-defined]
+        return [item for item in generated if item > 0 and item not in seen][:k]
 
     @classmethod
     def export_index_from_run(cls, folder: RunFolder, output: Path, checkpoint: str = "best", *, faiss: bool = False,

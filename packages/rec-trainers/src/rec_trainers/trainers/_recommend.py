@@ -1,8 +1,7 @@
 """``rec recommend`` and ``rec export-index`` for the trainers that rank a catalogue (seq, match).
 
-A run folder records how its data was loaded (rec-core's :class:`~rec_core.trainer.reload.ReloadsRuns`).
-:meth:`RecommendsFromRuns.recommend_from_run` loads that data
-again, rebuilds the model from the chosen checkpoint, builds the user's query with the
+rec-core's :class:`~rec_core.trainer.reload.ReloadsRuns` rebuilds the run and answers
+``rec recommend``; here :meth:`RecommendsFromRuns.top_items` builds the user's query with the
 trainer's :meth:`~RecommendsFromRuns.user_query` and ranks the catalogue with the retrieval
 evaluator, every item the user interacted with (train, validation or test) excluded.
 :meth:`RecommendsFromRuns.export_index_from_run` writes the item vectors the model scores
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rec_core.errors import RecError
-from rec_core.trainer.reload import ReloadsRuns, user_code
+from rec_core.trainer.reload import ReloadsRuns
 
 if TYPE_CHECKING:
     from rec_core.datasets import TaskData, UserSequences
@@ -35,29 +34,11 @@ class RecommendsFromRuns(ReloadsRuns):
         """Return the one-row query of encoded user ``user`` whose known items are ``history``."""
         raise NotImplementedError
 
-    @classmethod
-    def recommend_from_run(cls, folder: RunFolder, user: str, k: int = 10, checkpoint: str = "best", *,
-                           pm: RecPluginManager) -> dict[str, Any]:
-        """Return a user's top-``k`` items (original ids and titles), every item they interacted with excluded.
-
-        Raises:
-            RecError: an unknown user, or the run's data cannot be loaded again.
-        """
-        from rec_core.datasets import user_sequences
+    def top_items(self, data: TaskData, user: int, known: UserSequences, k: int) -> list[int]:
+        """Rank the whole catalogue for ``user`` with the retrieval evaluator, the known items masked."""
         from rec_core.evaluation import RetrievalEvaluator
 
-        trainer, data, path = cls._trainer_from_run(folder, checkpoint, pm)
-        code = user_code(data, user)
-        everything = user_sequences(data.interactions, ("train", "val", "test"))
-        top = RetrievalEvaluator().recommend(trainer, trainer.user_query(data, code, everything), k)[0].tolist()
-        titles = data.items.text or [""] * data.items.n_items
-        return {
-            "user": str(user),
-            "history": int(everything.lengths()[code]),
-            "checkpoint": str(path),
-            "items": [{"rank": rank, "item": data.items.ids[i], "title": titles[i]}
-                      for rank, i in enumerate((i for i in top if i > 0), start=1)],
-        }
+        return RetrievalEvaluator().recommend(self, self.user_query(data, user, known), k)[0].tolist()
 
     def item_vectors(self, data: TaskData) -> np.ndarray:
         """Return the ``(n_items - 1, d)`` float32 vectors of items ``1..n-1`` that users are scored against."""
