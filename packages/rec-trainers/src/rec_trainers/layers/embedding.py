@@ -235,14 +235,18 @@ class EmbeddingLayer(nn.Module):
         cache: dict[str, torch.Tensor] | None,
     ) -> list[torch.Tensor]:
         """Return :meth:`pooled` of each feature; the sparse fields of one fused table are one gather."""
+        if not self._fused_in:  # per-field layout: one lookup per feature
+            return [self.pooled(x, fea, cache) for fea in features]
         found: dict[str, torch.Tensor] = {}
         gathered: dict[str, list[SparseFeature]] = {}
+        queued: set[str] = set()
         for fea in features:
-            if fea.name in found or any(fea.name == other.name for group in gathered.values() for other in group):
+            if fea.name in found or fea.name in queued:
                 continue
             owner = self.owner(fea)
             if isinstance(fea, SparseFeature) and owner in self._fused_in and not (cache and fea.name in cache):
                 gathered.setdefault(self._fused_in[owner], []).append(fea)
+                queued.add(fea.name)
             else:
                 found[fea.name] = self.pooled(x, fea, cache)
         for name, group in gathered.items():
