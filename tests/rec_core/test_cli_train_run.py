@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from rec_core.cli import build_app
 from rec_core.loggers import read_metrics_jsonl
 
+from .cli_checks import fails_with
+
 TINY_PLUGIN = '''
 import torch
 from torch import nn
@@ -112,6 +114,19 @@ def test_rec_train_writes_the_run_folder(tiny_site, tmp_path):
     assert epochs == [0, 1]
     weights = torch.load(summary["best_checkpoint"], weights_only=True)["model"]
     assert weights["mlp.0.weight"].shape == (4, 3)  # model.hidden=4 reached the model
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("cpu_threads=fast", "config key 'cpu_threads' must be a positive integer or 'auto' (got 'fast')"),
+    ("cpu_threads=0", "config key 'cpu_threads' must be a positive integer or 'auto' (got 0)"),
+    ("embedding_layout=stacked", "config key 'embedding_layout' must be one of auto, per-field, fused"),
+    ("data_on_device=sometimes", "config key 'data_on_device' must be true, false or 'auto'"),
+])
+def test_bad_speed_settings_are_one_line_and_write_nothing(tiny_site, tmp_path, setting, message):
+    out = tmp_path / "run"
+    fails_with(build_app(tiny_site.plugin_manager()), ["train", "tiny", "--set", setting, "--output", str(out)],
+               message)
+    assert not out.exists()
 
 
 def test_rec_train_resume_continues_the_run(tiny_site, tmp_path):

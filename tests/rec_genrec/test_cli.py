@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from rec_core.cli import build_app
 from rec_core.plugins import make_plugin_manager
 
 from ..rec_core.cli_checks import fails_with, runner, snapshot
+from ..rec_core.test_cli import _rec_executable
 
 DATA = ["--data", "ml-1m-sample"]
 TINY_RQVAE = ["--text-encoder", "hashing:32", "--set", "max_epochs=3", "--set", "batch_size=32",
@@ -130,19 +132,30 @@ def test_bad_genrec_input_is_one_line_and_writes_nothing(app, rqvae_run, tmp_pat
 def test_rec_recommend_generates_unseen_catalogue_items_for_a_tiger_run(app, semantic_ids, tmp_path, monkeypatch):
     from rec_core.datasets import user_sequences
 
-    run = tmp_path / "tiger"
-    _summary(app, "train", "tiger", *DATA, "--semantic-ids", str(semantic_ids[0]), *TINY_TIGER, "--output", str(run))
+    monkeypatch.chdir(tmp_path)  # trained with a relative --semantic-ids; the run records it absolute
+    run, ids = tmp_path / "tiger", tmp_path / "ids.csv"
+    ids.write_bytes(semantic_ids[0].read_bytes())
+    _summary(app, "train", "tiger", *DATA, "--semantic-ids", "ids.csv", *TINY_TIGER, "--output", str(run))
     data = make_plugin_manager().registry("datasets").get("ml-1m-sample").load().load()
     known = user_sequences(data.interactions, ("train", "val", "test"))
     code = int(known.lengths().argmax())  # the user who knows the most items: the most to leave out
     user = data.interactions.user_ids[code]
     seen = {data.items.ids[i] for i in known.items[known.offsets[code] : known.offsets[code + 1]]}
-    monkeypatch.chdir(tmp_path)  # the run recorded where its semantic IDs are, not relative to the cwd
+    monkeypatch.chdir(tmp_path.parent)  # recommend from elsewhere: the recorded path still finds the IDs
     result = _summary(app, "recommend", str(run), "--user", str(user), "--k", "5")
     items = [entry["item"] for entry in result["items"]]
     assert len(items) == 5 and len(set(items)) == 5 and [e["rank"] for e in result["items"]] == [1, 2, 3, 4, 5]
     assert not set(items) & seen and set(items) <= set(data.items.ids[1:])
     assert result["user"] == str(user) and result["history"] == int(known.lengths()[code]) > 1
     assert _summary(app, "recommend", str(run), "--user", str(user), "--k", "5") == result  # beam search: stable
+    installed = subprocess.run([_rec_executable(), "recommend", str(run), "--user", str(user), "--k", "5", "--json"],
+                               capture_output=True, text=True, timeout=300)  # what a user types
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    assert json.loads(installed.stdout) == result
     fails_with(app, ["recommend", str(run), "--user", "nobody"], "unknown user 'nobody'")
     fails_with(app, ["export-index", str(run)], "is a TIGER run: it generates items from semantic IDs")
+    ids.unlink()
+    before = snapshot(run)
+    fails_with(app, ["recommend", str(run), "--user", str(user)],
+               f"the run's semantic IDs (semantic_ids {ids.resolve()}) are gone")
+    assert snapshot(run) == before

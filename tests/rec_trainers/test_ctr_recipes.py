@@ -125,3 +125,37 @@ def test_linear_init_restarts_every_dense_layer(pm):
     assert abs(std - (2 / 800) ** 0.5) < 0.005  # Xavier-normal; PyTorch's default would give 1/sqrt(3 * 400) = 0.029
     with pytest.raises(ConfigError, match="unknown linear_init 'he'"):
         deepfm.from_features(_frappe_features(), linear_init="he")
+
+
+def test_the_installed_rec_resumes_a_frappe_run_from_its_folder_alone(tmp_path):
+    """``rec train ctr --resume RUN`` continues with the run's data, model and recipe; no need to repeat them."""
+    import json
+    import subprocess
+
+    from rec_core.loggers import read_metrics_jsonl
+
+    from ..rec_core.cli_checks import snapshot
+    from ..rec_core.test_cli import _rec_executable
+
+    if not (Path(os.environ.get("REC_DATA_DIR", "-")) / "frappe").is_dir():
+        pytest.skip("needs the shared real data sets: set REC_DATA_DIR")
+    rec, out = _rec_executable(), tmp_path / "run"
+
+    def run(*args):
+        return subprocess.run([rec, *args], capture_output=True, text=True, timeout=600)
+
+    first = run("train", "ctr", "--data", "frappe", "--model", "fm", "--set", "max_epochs=1", "--output", str(out))
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run("train", "ctr", "--resume", str(out), "--set", "max_epochs=2", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["data"] == "frappe" and summary["model"] == "fm" and summary["epochs"] == 2
+    assert summary["test"]["test/auc"] > 0.9  # FM learned frappe, through both halves of the run
+    records = read_metrics_jsonl(out / "metrics.jsonl")
+    assert [r["metrics"]["epoch"] for r in records if r["type"] == "metrics" and "epoch" in r["metrics"]] == [0, 1]
+    assert "batch_size = 4096" in (out / "config.toml").read_text()  # the recipe's setting, kept
+    before = snapshot(out)
+    wrong = run("train", "seq", "--resume", str(out))
+    assert wrong.returncode == 1 and wrong.stderr.strip() == (
+        f"error: {out} is a 'ctr' run: continue it with rec train ctr --resume {out}")
+    assert snapshot(out) == before
