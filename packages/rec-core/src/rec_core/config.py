@@ -69,6 +69,11 @@ class TrainingConfig:
     compile_model: bool = False
     """Run the training network through ``torch.compile`` (on CUDA in ``"reduce-overhead"`` mode:
     forward and backward replayed as CUDA graphs). Off by default: it gave nothing on the CPU."""
+    capture_step: bool = False
+    """Capture the whole training step (forward, backward, clipping, optimizer) once as a CUDA
+    graph and replay it for every full batch; other batches train eagerly. CUDA only, not with
+    DDP, gradient accumulation, fp16 or ``compile_model``. Off by default: not yet measured on a
+    GPU by the project (see ``rec_core.trainer._capture``)."""
     embedding_layout: str = "auto"
     """How models that support it store their embedding tables: ``"per-field"`` (one table per
     field), ``"fused"`` (the tables of one width stacked, one gather for all sparse fields) or

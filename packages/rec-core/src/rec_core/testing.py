@@ -18,18 +18,25 @@ into a temporary folder and build a plugin manager that sees it::
 
 To test an installed package of your own, use ``make_plugin_manager()`` directly, or
 ``rec_plugin_site.plugin_manager(only=["mine"])``.
+
+``rec_capture_on_cpu`` runs a trainer's ``capture_step=True`` path on the CPU, with the CUDA
+graph replaced by :class:`ReplayedGraph` (records the step, runs it on every replay): it checks
+the plumbing around a captured step (static inputs, one update per step, the eager last
+batch, fallbacks) for your trainer. What a real capture refuses (an op that waits on the host
+inside the step) shows only on a GPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -147,3 +154,41 @@ def rec_plugin_manager(monkeypatch: pytest.MonkeyPatch) -> RecPluginManager:
     if os.environ.get("REC_TEST_EXTERNAL_PLUGINS"):
         return make_plugin_manager()
     return make_plugin_manager(entry_points=False)
+
+
+class ReplayedGraph:
+    """A CPU stand-in for :class:`rec_core.trainer._capture.CudaGraph`.
+
+    Like a capture, building it records ``fn`` without running it; ``replay()`` runs it and
+    keeps what it returned as ``output``. ``built`` counts the captures since the fixture began.
+    """
+
+    built = 0
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        type(self).built += 1
+        self.fn: Callable[[], Any] = fn
+        self.output: Any = None
+
+    def replay(self) -> None:
+        """Run the recorded step (on whatever its static inputs now hold)."""
+        self.output = self.fn()
+
+
+@pytest.fixture
+def rec_capture_on_cpu(monkeypatch: pytest.MonkeyPatch) -> type[ReplayedGraph]:
+    """Let ``capture_step=True`` run on the CPU, with :class:`ReplayedGraph` as the graph."""
+    from rec_core.trainer import _capture
+    from rec_core.trainer import base as trainer_base
+
+    real_blocker = _capture.capture_blocker
+
+    def blocker_off_the_gpu(trainer: Any) -> str | None:
+        reason = real_blocker(trainer)
+        return None if reason is not None and reason.startswith("needs a CUDA device") else reason
+
+    monkeypatch.setattr(trainer_base, "capture_blocker", blocker_off_the_gpu)
+    monkeypatch.setattr(_capture, "CudaGraph", ReplayedGraph)
+    monkeypatch.setattr(_capture, "side_stream", lambda device: contextlib.nullcontext())
+    monkeypatch.setattr(ReplayedGraph, "built", 0)
+    return ReplayedGraph

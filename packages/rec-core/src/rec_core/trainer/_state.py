@@ -33,7 +33,7 @@ class TrainerStateMixin:
             "epoch_loss": list(self_._epoch_loss),
             "epoch_parts": dict(self_._epoch_parts),
             "model": strip_module_prefix(self_.model.state_dict()),
-            "optimizers": [o.state_dict() for o in self_.optimizers],
+            "optimizers": self._optimizer_states(),
             "schedulers": [s.state_dict() for s in self_.schedulers],
             "scaler": self_.precision.scaler.state_dict() if self_.precision.scaler is not None else None,
             "loss_weighter": self_.loss_weighter.state_dict() if self_.loss_weighter is not None else None,
@@ -47,6 +47,14 @@ class TrainerStateMixin:
         }
         self_.callbacks.call("on_save_checkpoint", self_, state)
         return state
+
+    def _optimizer_states(self) -> list[dict[str, Any]]:
+        """Return each optimizer's state with the settings it was built with (not the graph-safe ones)."""
+        self_: Any = self
+        captured = self_._captured
+        if captured is not None:
+            return [captured.optimizers.plain_state(i) for i in range(len(self_.optimizers))]
+        return [o.state_dict() for o in self_.optimizers]
 
     def _loader_state(self) -> dict[str, Any] | None:
         self_: Any = self

@@ -30,6 +30,7 @@ from rec_core.distributed import DistContext
 from rec_core.errors import ConfigError
 from rec_core.loggers import LoggerGroup
 from rec_core.reproducibility import seed_everything
+from rec_core.trainer._capture import CapturedStep, CaptureStats, capture_blocker
 from rec_core.trainer._compile import compile_network
 from rec_core.trainer._evaluation import EvaluationMixin, loader_length
 from rec_core.trainer._layout import apply_embedding_layout
@@ -107,6 +108,10 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         self._pending: dict[str, Any] = {}
         self._progress = EpochProgress(False)
         self._model_is_best = False
+        self._captured: CapturedStep | None = None
+        self.capture_stats: CaptureStats | None = None  # how the last capture_step fit ran
+        if self.config.capture_step and (reason := capture_blocker(self)) is not None:
+            raise ConfigError(f"capture_step: {reason}")
 
     # -- configuration hooks for subclasses --------------------------------------------
     @classmethod
@@ -306,10 +311,13 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         for batch_idx, batch in self._epoch_batches(train_data, epoch_idx):
             batch = self.transfer_batch(batch)
             self.callbacks.call("on_train_batch_start", self, batch, batch_idx)
-            steps_now = (batch_idx + 1) % accumulate == 0 or (total is not None and batch_idx + 1 == total)
-            loss = self._forward_backward(batch, sync=steps_now, scale=1.0 / accumulate)
-            if steps_now:
-                self._optimizer_step()
+            if self._captured is not None:
+                steps_now, loss = True, self._captured.run(batch)
+            else:
+                steps_now = (batch_idx + 1) % accumulate == 0 or (total is not None and batch_idx + 1 == total)
+                loss = self._forward_backward(batch, sync=steps_now, scale=1.0 / accumulate)
+                if steps_now:
+                    self._optimizer_step()
             device_loss += loss
             for name, part in self._last_parts.items():
                 part_sums[name] = part_sums[name] + part if name in part_sums else part.clone()
@@ -364,7 +372,20 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             self.loss_weighter = EqualWeighter(list(out)).to(self.device)
         return self.loss_weighter.combine(out), out
 
+    def _eager_step(self, batch: Any) -> torch.Tensor:
+        """One whole step (forward, backward, update), no accumulation; return the detached loss."""
+        loss = self._forward_backward(batch, sync=True, scale=1.0)
+        self._optimizer_step()
+        return loss
+
     def _optimizer_step(self) -> None:
+        self._update_parameters()
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        self._finish_optimizer_step()
+
+    def _update_parameters(self) -> None:
+        """Apply the gradients: all-reduce the weighter's, unscale, clip, step (all device work)."""
         if self.loss_weighter is not None:  # its parameters live outside the DDP wrapper
             self.dist.all_reduce_grads(self.loss_weighter.parameters())
         for optimizer in self.optimizers:
@@ -373,8 +394,9 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         for optimizer in self.optimizers:
             self.precision.step(optimizer)
         self.precision.update()
-        for optimizer in self.optimizers:
-            optimizer.zero_grad(set_to_none=True)
+
+    def _finish_optimizer_step(self) -> None:
+        """Count the step and run per-step schedulers (host work, after the update)."""
         self._pending_grads = False
         self.global_step += 1
         self._step_schedulers("step")
@@ -445,6 +467,8 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             self.callbacks.load_state_dict(self._pending.pop("callbacks"))
         if not self._pending and self.config.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
+        if self.config.capture_step:
+            self._captured = CapturedStep(self)
 
     def _setup_loaders(self, train_loader: Any, val_loader: Any) -> None:
         setting = self.config.data_on_device
@@ -523,6 +547,9 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
             raise
         finally:
             self._progress.stop()
+            if self._captured is not None:
+                self.capture_stats = self._captured.release()
+                self._captured = None
             self.loggers.finish(status)
 
     def _save_on_interrupt(self) -> None:

@@ -38,8 +38,9 @@ class CTRConfig(TrainingConfig, RegularizationSettings):
         sparse_embeddings: sparse embedding gradients updated by
             :class:`rec_core.optim.RowAdam` (only the rows a batch looks up are read and
             written); the other parameters keep the main optimizer. ``None`` (default):
-            on when the optimizer is Adam/AdamW, no embedding regularization is set and
-            the run is not distributed (embeddings then get no weight decay); ``False``:
+            on when the optimizer is Adam/AdamW, no embedding regularization is set, the
+            step is not captured (``capture_step``) and the run is not distributed
+            (embeddings then get no weight decay); ``False``:
             dense gradients, every parameter with the main optimizer, as in torch-rechub.
             Tables stacked by the fused embedding layout (``embedding_layout``, the default on
             CUDA) always take dense gradients.
@@ -72,7 +73,8 @@ class CTRConfig(TrainingConfig, RegularizationSettings):
         if self.sparse_embeddings is not None:
             return self.sparse_embeddings
         adam_like = self.optimizer.rsplit(".", 1)[-1].lower() in ("adam", "adamw")
-        return adam_like and not (self.embedding_l1 or self.embedding_l2)
+        # Sparse gradients are not captured in a CUDA graph: a captured step keeps them dense.
+        return adam_like and not (self.embedding_l1 or self.embedding_l2 or self.capture_step)
 
 
 class CTRTrainer(BaseTrainer):
