@@ -16,6 +16,10 @@ process so that its peak memory is its own:
 * ``rec-dense``   — the same with ``sparse_embeddings=False``
 * ``rec-graph``   — (CUDA only) the ``rec`` run with ``capture_step=True``: the trainer's whole step
                     captured as a CUDA graph (the last partial batch eager)
+* ``rec-host``    — (CUDA only) the ``rec`` run with the columns kept on the host
+                    (``data_on_device=False``): every column of every batch copied on its own
+* ``rec-prefetch``— (CUDA only) the same with ``prefetch_batches=True``: one packed pinned copy per
+                    batch on a side stream, one batch ahead
 * ``rechub``      — torch-rechub 0.9's ``CTRTrainer.train_one_epoch`` (if torch-rechub is installed)
 
 Run: ``nox -s bench`` or ``python benchmarks/ctr_throughput.py [--rows 500000] [--device cuda]
@@ -35,8 +39,9 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-VARIANTS = ("plain", "plain-fused", "plain-graph", "rec", "rec-dense", "rec-graph", "rechub")
-CUDA_ONLY = ("plain-graph", "rec-graph")
+VARIANTS = ("plain", "plain-fused", "plain-graph", "rec", "rec-dense", "rec-graph", "rec-host", "rec-prefetch",
+            "rechub")
+CUDA_ONLY = ("plain-graph", "rec-graph", "rec-host", "rec-prefetch")
 CPU_VARIANTS = ("plain", "rec", "rec-dense", "rechub")
 
 
@@ -137,7 +142,8 @@ def run_graph(args: argparse.Namespace) -> tuple[float, int]:
     return time.perf_counter() - start, full * size
 
 
-def run_rec(args: argparse.Namespace, *, sparse: bool | None, capture: bool = False) -> tuple[float, int]:
+def run_rec(args: argparse.Namespace, *, sparse: bool | None, **settings: object) -> tuple[float, int]:
+    """``CTRTrainer.fit`` with its defaults, plus ``settings`` (TrainingConfig keys)."""
     from rec_core.data import ColumnarLoader
     from rec_trainers import CTRTrainer
 
@@ -145,7 +151,7 @@ def run_rec(args: argparse.Namespace, *, sparse: bool | None, capture: bool = Fa
     loader = ColumnarLoader(x, y, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     trainer = CTRTrainer(_rec_model(vocab), optimizer_params={"lr": 1e-3, "weight_decay": 0.0}, n_epoch=1,
                          device=args.device, earlystop_patience=0, progress_bar=False, sparse_embeddings=sparse,
-                         random_seed=args.seed, capture_step=capture)
+                         random_seed=args.seed, **settings)
     _sync(args.device)
     start = time.perf_counter()
     trainer.fit(loader, verbose=False, saved=False)
@@ -190,7 +196,9 @@ def _child(variant: str, args: argparse.Namespace) -> None:
         "plain-graph": lambda: run_graph(args),
         "rec": lambda: run_rec(args, sparse=None),
         "rec-dense": lambda: run_rec(args, sparse=False),
-        "rec-graph": lambda: run_rec(args, sparse=None, capture=True),
+        "rec-graph": lambda: run_rec(args, sparse=None, capture_step=True),
+        "rec-host": lambda: run_rec(args, sparse=None, data_on_device=False),
+        "rec-prefetch": lambda: run_rec(args, sparse=None, data_on_device=False, prefetch_batches=True),
         "rechub": lambda: run_rechub(args),
     }
     seconds, rows = runners[variant]()

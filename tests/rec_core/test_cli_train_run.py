@@ -93,6 +93,24 @@ def test_the_summary_names_the_cpu_thread_count_a_run_trained_on(tiny_site, tmp_
     assert re.search(r"cpu_threads\s+.\s+1\s", fixed.output)
 
 
+def test_the_summary_counts_the_captured_steps_and_a_cpu_run_refuses_capture(tiny_site, tmp_path,
+                                                                             rec_capture_on_cpu):
+    app = build_app(tiny_site.plugin_manager())
+    captured = runner.invoke(app, ["train", "tiny", "--epochs", "1", "--set", "capture_step=true",
+                                   "--output", str(tmp_path / "a"), "--json"])
+    assert captured.exit_code == 0, captured.output
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["captured_steps"] == 280 // 16 - 3  # full batches after the three warm-up steps
+    assert "capture_fallback" not in summary and rec_capture_on_cpu.built == 1
+
+
+def test_capture_step_on_the_cpu_is_one_line_and_writes_no_run(tiny_site, tmp_path):
+    app = build_app(tiny_site.plugin_manager())
+    fails_with(app, ["train", "tiny", "--set", "capture_step=true", "--output", str(tmp_path / "a")],
+               "capture_step: needs a CUDA device (this run trains on cpu)")
+    assert not (tmp_path / "a").exists()
+
+
 def test_rec_train_writes_the_run_folder(tiny_site, tmp_path):
     out = tmp_path / "run"
     app = build_app(tiny_site.plugin_manager())

@@ -66,6 +66,10 @@ class TrainingConfig:
     """Keep a ``ColumnarLoader``'s columns on the accelerator for the whole run (``true``), never
     (``false``), or ``"auto"``: on CUDA when they take at most a quarter of its free memory.
     Batches are then cut on the device, with no host-to-device copy per batch."""
+    prefetch_batches: bool = False
+    """On CUDA, batches that come from the host (data not on the device) are packed into one
+    pinned buffer each, copied in one transfer on a side stream, one batch ahead of the step.
+    No effect elsewhere. Off by default: not yet measured on a GPU by the project."""
     compile_model: bool = False
     """Run the training network through ``torch.compile`` (on CUDA in ``"reduce-overhead"`` mode:
     forward and backward replayed as CUDA graphs). Off by default: it gave nothing on the CPU."""

@@ -144,8 +144,17 @@ def _fit_and_test(trainer: BaseTrainer, prepared: PreparedRun, request: TrainReq
         "global_step": trainer.global_step,
         "seconds": round(time.perf_counter() - started, 3),
         **({"cpu_threads": threads[0]} if threads else {}),
+        **_capture_summary(trainer),
         "info": {k: v for k, v in prepared.info.items() if k not in ("model", "data")},
     }
+
+
+def _capture_summary(trainer: BaseTrainer) -> dict[str, Any]:
+    """Return how many steps a ``capture_step`` run replayed, and why it fell back if it did."""
+    stats = trainer.capture_stats
+    if stats is None:
+        return {}
+    return {"captured_steps": stats.replays, **({"capture_fallback": stats.fallback} if stats.fallback else {})}
 
 
 def _run_record(trainer_cls: type[BaseTrainer], request: TrainRequest, prepared: PreparedRun) -> dict[str, Any]:

@@ -297,7 +297,8 @@ def _print_table(summary: dict[str, Any]) -> None:
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     for key, value in summary.get("info", {}).items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value), style="dim")
-    for key in ("epochs", "global_step", "seconds", "cpu_threads", "best_checkpoint"):
+    for key in ("epochs", "global_step", "seconds", "cpu_threads", "captured_steps", "capture_fallback",
+                "best_checkpoint"):
         if key in summary:
             table.add_row(key, str(summary[key]))
     out_console.print(table)

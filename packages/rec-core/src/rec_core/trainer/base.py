@@ -26,6 +26,7 @@ from rec_core.callbacks import Callback, CallbackList, CpuThreads, EarlyStopping
 from rec_core.checkpoint import capture_rng_state, restore_rng_state
 from rec_core.config import TrainingConfig, split_rechub_kwargs
 from rec_core.data import batch_size_of, move_batch
+from rec_core.data.prefetch import prefetch_to_device
 from rec_core.distributed import DistContext
 from rec_core.errors import ConfigError
 from rec_core.loggers import LoggerGroup
@@ -308,7 +309,10 @@ class BaseTrainer(EvaluationMixin, TrainerStateMixin, RequestStepsMixin):
         part_sums: dict[str, torch.Tensor] = {}
         mid_checks = self._mid_epoch_validation_points(total)
         self._progress.start(f"epoch {epoch_idx + 1}/{self.config.max_epochs}", total)
-        for batch_idx, batch in self._epoch_batches(train_data, epoch_idx):
+        batches = self._epoch_batches(train_data, epoch_idx)
+        if self.config.prefetch_batches and self.device.type == "cuda":
+            batches = prefetch_to_device(batches, self.device)
+        for batch_idx, batch in batches:
             batch = self.transfer_batch(batch)
             self.callbacks.call("on_train_batch_start", self, batch, batch_idx)
             if self._captured is not None:
