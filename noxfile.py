@@ -1,4 +1,4 @@
-"""Developer chores: `nox -s tests|smoke|lint|bench|demo`.
+"""Developer chores: `nox -s tests|smoke|lint|bench|demo|providers|gpu_bundle`.
 
 Every session installs the CPU build of torch first (`torch==2.13.0`); an unpinned torch
 would pull a multi-GB CUDA build.
@@ -124,3 +124,29 @@ def demo(session: nox.Session) -> None:
     run_dir = Path(session.create_tmp()) / time.strftime("demo-%Y%m%d-%H%M%S")
     session.run("rec", "train", "ctr", "--model", "deepfm", "--output", str(run_dir), env=_env())
     session.run("rec", "runs", "show", str(run_dir))
+
+
+@nox.session(name="gpu_bundle", venv_backend="none")
+def gpu_bundle(session: nox.Session) -> None:
+    """Prepare .gpu/ for a lent GPU machine: wheels it lacks and a copy of Frappe (never committed).
+
+    Then, on that machine, with ``.gpu`` carried: ``bash benchmarks/gpu_check.sh``. Its image has
+    torch, pytest, pandas, pluggy, typer and rich (Python 3.12) and reaches no package index.
+    """
+    bundle = ROOT / ".gpu"
+    wheels = bundle / "wheels"
+    if bundle.exists():
+        import shutil
+
+        shutil.rmtree(bundle)
+    wheels.mkdir(parents=True)
+    session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), *[str(p) for p in PACKAGES[:2]])
+    session.run("python", "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
+                "3.12", "-d", str(wheels), "tomli-w>=1.0", "torch-rechub==0.9.0")
+    frappe = Path(_env().get("REC_DATA_DIR", "")) / "frappe"
+    if frappe.is_dir():
+        import shutil
+
+        shutil.copytree(frappe, bundle / "data" / "frappe")
+    else:
+        session.warn("no Frappe copy (REC_DATA_DIR unset): the GPU test on Frappe will skip there")

@@ -16,6 +16,9 @@ process so that its peak memory is its own:
 * ``rec-dense``   — the same with ``sparse_embeddings=False``
 * ``rec-graph``   — (CUDA only) the ``rec`` run with ``capture_step=True``: the trainer's whole step
                     captured as a CUDA graph (the last partial batch eager)
+* ``rec-rowadam`` — (CUDA only) per-field tables with sparse gradients updated by RowAdam
+                    (``embedding_layout="per-field"``, ``sparse_embeddings=True``): the CPU's default
+                    update, measured against the GPU's (fused tables, dense fused Adam)
 * ``rec-host``    — (CUDA only) the ``rec`` run with the columns kept on the host
                     (``data_on_device=False``): every column of every batch copied on its own
 * ``rec-prefetch``— (CUDA only) the same with ``prefetch_batches=True``: one packed pinned copy per
@@ -39,9 +42,9 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-VARIANTS = ("plain", "plain-fused", "plain-graph", "rec", "rec-dense", "rec-graph", "rec-host", "rec-prefetch",
-            "rechub")
-CUDA_ONLY = ("plain-graph", "rec-graph", "rec-host", "rec-prefetch")
+VARIANTS = ("plain", "plain-fused", "plain-graph", "rec", "rec-dense", "rec-graph", "rec-rowadam", "rec-host",
+            "rec-prefetch", "rechub")
+CUDA_ONLY = ("plain-graph", "rec-graph", "rec-rowadam", "rec-host", "rec-prefetch")
 CPU_VARIANTS = ("plain", "rec", "rec-dense", "rechub")
 
 
@@ -166,7 +169,8 @@ def run_rechub(args: argparse.Namespace) -> tuple[float, int]:
     from torch_rechub.trainers import CTRTrainer
     from torch_rechub.utils.data import DataGenerator
 
-    x, y, vocab = _data(args.rows, args.seed)
+    rows = min(args.rows, args.rechub_rows or args.rows)  # it is slow: its samples/s need fewer rows
+    x, y, vocab = _data(rows, args.seed)
     torch.manual_seed(args.seed)
     dense = [DenseFeature(f"I{i}") for i in range(1, 14)]
     sparse = [SparseFeature(name, vocab_size=size, embed_dim=16) for name, size in vocab.items()]
@@ -178,7 +182,7 @@ def run_rechub(args: argparse.Namespace) -> tuple[float, int]:
     start = time.perf_counter()
     trainer.train_one_epoch(train_dl)
     _sync(args.device)
-    return time.perf_counter() - start, args.rows
+    return time.perf_counter() - start, rows
 
 
 def _peak_mib(device: str) -> tuple[float, float | None]:
@@ -197,6 +201,7 @@ def _child(variant: str, args: argparse.Namespace) -> None:
         "rec": lambda: run_rec(args, sparse=None),
         "rec-dense": lambda: run_rec(args, sparse=False),
         "rec-graph": lambda: run_rec(args, sparse=None, capture_step=True),
+        "rec-rowadam": lambda: run_rec(args, sparse=True, embedding_layout="per-field"),
         "rec-host": lambda: run_rec(args, sparse=None, data_on_device=False),
         "rec-prefetch": lambda: run_rec(args, sparse=None, data_on_device=False, prefetch_batches=True),
         "rechub": lambda: run_rechub(args),
@@ -215,6 +220,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--variants", default=None,
                         help=f"comma-separated subset of {', '.join(VARIANTS)} (default: all the device runs)")
+    parser.add_argument("--rechub-rows", type=int, default=None,
+                        help="rows for the torch-rechub run, if fewer than --rows (samples/s stay comparable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -237,6 +244,8 @@ def main() -> None:
                 continue
         command = [sys.executable, __file__, "--child", variant, "--rows", str(args.rows), "--batch-size",
                    str(args.batch_size), "--seed", str(args.seed), "--device", args.device]
+        if args.rechub_rows:
+            command += ["--rechub-rows", str(args.rechub_rows)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(f"{variant}: failed\n{done.stderr[-2000:]}")
