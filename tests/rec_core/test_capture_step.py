@@ -160,19 +160,31 @@ def test_a_captured_run_reads_every_batch_not_the_one_it_was_captured_on(tmp_pat
     assert not torch.equal(snapshot(stuck.model)["mlp.0.weight"], snapshot(captured.model)["mlp.0.weight"])
 
 
-def test_a_captured_runs_checkpoint_is_plain_and_resumes_eagerly(tmp_path, rec_capture_on_cpu) -> None:
-    captured = _fit(tmp_path, capture=True, max_epochs=2)
-    path = captured.save_checkpoint(tmp_path / "captured.ckpt")
-    state = torch.load(path, weights_only=True)
-    group = state["optimizers"][0]["param_groups"][0]
-    assert isinstance(group["lr"], float) and group["capturable"] is False
+def test_a_captured_runs_checkpoint_is_plain_and_resumes_bit_identically(tmp_path, rec_capture_on_cpu) -> None:
+    whole = _fit(tmp_path / "whole", capture=True, max_epochs=3)
+    first = _fit(tmp_path / "first", capture=True, max_epochs=2)
+    path = tmp_path / "first" / "captured" / "ckpt" / "last.ckpt"  # written during the captured fit
+    group = torch.load(path, weights_only=True)["optimizers"][0]["param_groups"][0]
+    assert isinstance(group["lr"], float) and group["capturable"] is False  # as built, not graph-safe
+    # Resumed with capture: the same run as the uninterrupted one, bit for bit.
     torch.manual_seed(0)
-    resumed = ClickTrainer(BatchNormMLP(), **settings(tmp_path / "resumed", optimizer="Adam", learning_rate=0.01,
-                                                   max_epochs=3))
-    resumed.resume_checkpoint(path)
     train, val = loaders(N_TRAIN, BATCH)
+    options = {"optimizer": "Adam", "learning_rate": 0.01, "max_epochs": 3, "gradient_clip_val": 0.5,
+               "scheduler": "StepLR", "scheduler_params": {"step_size": 4, "gamma": 0.5}, "scheduler_interval": "step"}
+    resumed = ClickTrainer(BatchNormMLP(), **settings(tmp_path / "resumed", capture_step=True, **options))
+    resumed.resume_checkpoint(path)
     resumed.fit(train, val)
-    assert resumed.global_step == 3 * -(-N_TRAIN // BATCH)
+    assert resumed.global_step == whole.global_step == 3 * -(-N_TRAIN // BATCH)
+    assert same_weights(snapshot(resumed.model), snapshot(whole.model))
+    assert first.capture_stats.replays > 0 and resumed.capture_stats.replays > 0
+    # Resumed eagerly: the checkpoint loads into a plain trainer and training goes on.
+    torch.manual_seed(0)
+    eager = ClickTrainer(BatchNormMLP(), **settings(tmp_path / "eager", **options))
+    eager.resume_checkpoint(path)
+    eager.fit(*loaders(N_TRAIN, BATCH))
+    assert eager.global_step == whole.global_step
+    for name, value in snapshot(whole.model).items():
+        torch.testing.assert_close(snapshot(eager.model)[name], value, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_a_multi_part_loss_falls_back_to_eager_steps_with_one_warning(tmp_path, rec_capture_on_cpu) -> None:
