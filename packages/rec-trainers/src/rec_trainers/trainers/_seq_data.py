@@ -82,37 +82,74 @@ def split_queries(
 
 
 def sample_candidates(targets: np.ndarray, known: ItemLists, n_items: int, n: int,
-                      popularity: np.ndarray | None, seed: int) -> np.ndarray:
+                      popularity: np.ndarray | None, seed: int, *, block: int = 8192) -> np.ndarray:
     """Return ``(queries, 1 + n)`` candidates: the target, then ``n`` distinct unseen items (seeded).
 
     Negatives are drawn uniformly, or in proportion to ``popularity + 1`` (training counts,
     add-one smoothed so that every item can be drawn), among items other than padding, the
-    target and the query's known items.
+    target and the query's known items: for each query, the first ``n`` distinct unseen items
+    of a stream of independent draws (sampling without replacement). The draws of ``block``
+    queries are made and filtered at once, one binary search per draw on the cumulative
+    weights; the rare query left short (its known items hold much of the weight) draws on alone.
 
     Raises:
-        ConfigError: ``n`` is not positive or the catalogue is too small for it.
+        ConfigError: ``n`` is not positive, or the catalogue (or a query's unseen part) is too
+            small for it.
     """
     if n < 1 or n > n_items - 2:
         raise ConfigError(f"eval_negatives must be between 1 and {n_items - 2} for {n_items - 1} items, got {n}")
     rng = np.random.default_rng(seed)
     weights = np.ones(n_items) if popularity is None else popularity + 1.0
     weights[0] = 0.0
-    weights /= weights.sum()
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
     out = np.empty((len(targets), n + 1), dtype=np.int64)
     out[:, 0] = targets
     offsets, items = known.offsets.numpy(), known.items.numpy()
-    for row, target in enumerate(targets):  # one vectorised draw per query: rejections are rare
-        seen = np.unique(np.concatenate([items[offsets[row]:offsets[row + 1]], [target, 0]]))
-        if n_items - len(seen) < n:
-            raise ConfigError(
-                f"query {row} has seen all but {n_items - len(seen)} items; eval_negatives={n} is too many"
-            )
-        chosen: list[int] = []
-        while len(chosen) < n:
-            draw = rng.choice(n_items, size=2 * n, p=weights)
-            draw = draw[~np.isin(draw, seen)]
-            draw = np.unique(draw)
-            draw = draw[~np.isin(draw, chosen)]
-            chosen.extend(rng.permutation(draw)[: n - len(chosen)].tolist())
-        out[row, 1:] = chosen
+    for start in range(0, len(targets), block):
+        stop = min(start + block, len(targets))
+        seen = _seen_keys(offsets, items, targets, start, stop, n_items)
+        room = n_items - np.bincount(seen // n_items, minlength=stop - start)
+        if (short := np.flatnonzero(room < n)).size:
+            row = start + int(short[0])
+            raise ConfigError(f"query {row} has seen all but {room[short[0]]} items; eval_negatives={n} is too many")
+        draws = np.searchsorted(cdf, rng.random((stop - start, 2 * n + 16)), side="right")
+        keys = np.arange(stop - start)[:, None] * n_items + draws
+        found = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+        usable = (seen[found] != keys) & ~_repeats(draws)
+        taken = usable & (np.cumsum(usable, axis=1) <= n)
+        full = taken.sum(axis=1) == n
+        out[start:stop][full, 1:] = draws[full][taken[full]].reshape(-1, n)
+        for local in np.flatnonzero(~full):
+            row = start + int(local)
+            row_seen = seen[np.searchsorted(seen, local * n_items):np.searchsorted(seen, (local + 1) * n_items)]
+            out[row, 1:] = _draw_one(row_seen - local * n_items, n, n_items, weights / weights.sum(), rng)
     return out
+
+
+def _seen_keys(offsets: np.ndarray, items: np.ndarray, targets: np.ndarray, start: int, stop: int,
+               n_items: int) -> np.ndarray:
+    """Return the sorted ``local row * n_items + item`` of each query's known items, target and padding."""
+    lengths = offsets[start + 1:stop + 1] - offsets[start:stop]
+    rows = np.arange(stop - start)
+    known = np.repeat(rows, lengths) * n_items + items[offsets[start]:offsets[stop]]
+    return np.unique(np.concatenate([known, rows * n_items + targets[start:stop], rows * n_items]))
+
+
+def _repeats(draws: np.ndarray) -> np.ndarray:
+    """Return where a row repeats a value it drew earlier (the first draw of each value is kept)."""
+    order = np.argsort(draws, axis=1, kind="stable")
+    ordered = np.take_along_axis(draws, order, axis=1)
+    repeated = np.zeros(draws.shape, dtype=bool)
+    np.put_along_axis(repeated, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+    return repeated
+
+
+def _draw_one(seen: np.ndarray, n: int, n_items: int, p: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """Return ``n`` distinct items outside ``seen`` for one query, drawing until there are enough."""
+    chosen: list[int] = []
+    while len(chosen) < n:
+        for item in rng.choice(n_items, size=2 * n, p=p).tolist():
+            if item not in chosen and not np.isin(item, seen) and len(chosen) < n:
+                chosen.append(item)
+    return chosen
