@@ -73,8 +73,11 @@ def test_fused_lookups_give_the_per_field_values_and_gradients() -> None:
     x = _batch()
     features = _features()
     out_a, out_b = per_field.flat(x, features), fused.flat(x, features)
-    assert torch.equal(out_a, out_b)
-    assert torch.equal(per_field.fields(x, features[:4]), fused.fields(x, features[:4]))
+    # The sparse fields are the same rows; the history is pooled by one embedding_bag in the fused
+    # layout (the same mean, summed in another order).
+    assert torch.equal(per_field.fields(x, features[:3]), fused.fields(x, features[:3]))
+    torch.testing.assert_close(out_b, out_a, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fused.fields(x, features[:4]), per_field.fields(x, features[:4]), rtol=1e-6, atol=1e-6)
     upstream = torch.randn_like(out_a)
     out_a.backward(upstream)
     out_b.backward(upstream)
@@ -88,6 +91,29 @@ def test_fused_lookups_give_the_per_field_values_and_gradients() -> None:
     assert torch.count_nonzero(table.weight.grad[30]) > 0 or not bool((x["item"] == 0).any())
 
 
+@pytest.mark.parametrize("pooling", ["mean", "sum"])
+def test_a_fused_history_pools_in_one_embedding_bag_like_the_per_field_one(pooling: str) -> None:
+    features = [SparseFeature("item", vocab_size=40, embed_dim=8),
+                SequenceFeature("hist", vocab_size=40, embed_dim=8, pooling=pooling, shared_with="item", padding_idx=0),
+                SparseFeature("tag", vocab_size=9, embed_dim=8, padding_idx=3)]
+    torch.manual_seed(0)
+    per_field = EmbeddingLayer(features)
+    fused = copy.deepcopy(per_field)
+    fused.set_embedding_layout("fused")
+    hist = torch.tensor([[0, 0, 5, 7], [0, 0, 0, 0], [1, 2, 3, 39]])  # a history of padding only in row 1
+    x = {"item": torch.tensor([1, 2, 3]), "hist": hist, "tag": torch.tensor([3, 4, 5])}
+    a, b = per_field.pooled(x, features[1]), fused.pooled(x, features[1])
+    torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)
+    assert torch.count_nonzero(b[1]) == 0
+    b.sum().backward()
+    a.sum().backward()
+    (table,) = fused.fused_tables.values()
+    torch.testing.assert_close(table.weight.grad[:40], per_field.embed_dict["item"].weight.grad, rtol=1e-6, atol=1e-6)
+    assert torch.count_nonzero(table.weight.grad[0]) == 0  # padding positions pass no gradient
+    with pytest.raises(DataError, match=r"id 40 of feature 'item' is outside its table \(40 rows\)"):
+        fused.pooled({**x, "hist": torch.tensor([[1, 40]])}, features[1])
+
+
 def test_the_state_dict_keeps_the_per_field_names_and_loads_across_layouts() -> None:
     per_field, fused = _pair()
     a, b = per_field.state_dict(), fused.state_dict()
@@ -96,7 +122,8 @@ def test_the_state_dict_keeps_the_per_field_names_and_loads_across_layouts() -> 
         for table in per_field.embed_dict.values():
             table.weight.add_(1.0)
     fused.load_state_dict(per_field.state_dict())
-    assert torch.equal(per_field.flat(_batch(), _features()), fused.flat(_batch(), _features()))
+    torch.testing.assert_close(fused.flat(_batch(), _features()), per_field.flat(_batch(), _features()), rtol=1e-6,
+                               atol=1e-6)
     back = copy.deepcopy(fused)
     back.set_embedding_layout("per-field")
     assert back.layout == "per-field" and not back.fused_tables

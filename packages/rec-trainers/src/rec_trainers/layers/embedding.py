@@ -18,8 +18,9 @@ trainer may switch ``table.sparse = True`` for a sparse-gradient optimizer.
 ``set_embedding_layout("fused")`` stacks the tables of each width in one
 :class:`~rec_trainers.layers.fused.FusedEmbedding` with a row offset per field, so that the
 sparse fields of a :meth:`EmbeddingLayer.fields`/:meth:`EmbeddingLayer.flat` call are one
-gather (faster on a GPU); values, gradients and checkpoints (saved under the per-field
-names) are the same in both layouts. The trainers choose the layout from the device
+gather (faster on a GPU), and a mean- or sum-pooled sequence (multi-hot) is looked up and
+pooled by one ``embedding_bag``; values (up to summation order), gradients and checkpoints
+(saved under the per-field names) are the same in both layouts. The trainers choose the layout from the device
 (``TrainingConfig.embedding_layout``).
 """
 
@@ -36,7 +37,7 @@ from rec_core.features import DenseFeature, SequenceFeature, SparseFeature
 from rec_trainers.layers._batch import column, dense_value
 from rec_trainers.layers._features import Feature, unique_features
 from rec_trainers.layers.fused import FusedEmbedding
-from rec_trainers.layers.pooling import pool_sequence, sequence_mask
+from rec_trainers.layers.pooling import PADDING_ID, pool_sequence, sequence_mask
 
 __all__ = ["EMBEDDING_LAYOUTS", "EmbeddingLayer"]
 
@@ -184,8 +185,14 @@ class EmbeddingLayer(nn.Module):
         if isinstance(feature, SequenceFeature):
             if feature.pooling == "concat":
                 raise ConfigError(f"SequenceFeature {feature.name!r} has pooling='concat' and cannot be pooled")
-            emb, mask = self.sequence(x, feature)
-            out = pool_sequence(emb, mask, feature.pooling)
+            owner = self.owner(feature)
+            if owner in self._fused_in and feature.pooling in ("mean", "sum"):  # lookup and pooling in one kernel
+                fused = cast(FusedEmbedding, self.fused_tables[self._fused_in[owner]])
+                padding = PADDING_ID if feature.padding_idx is None else feature.padding_idx
+                out = fused.pooled(_sequence_ids(x, feature), owner, feature.pooling, padding)
+            else:
+                emb, mask = self.sequence(x, feature)
+                out = pool_sequence(emb, mask, feature.pooling)
         else:
             out = self._lookup(feature, column(x, feature.name).reshape(-1).long())
         if cache is not None:
@@ -194,9 +201,7 @@ class EmbeddingLayer(nn.Module):
 
     def sequence(self, x: Mapping[str, torch.Tensor], feature: SequenceFeature) -> tuple[torch.Tensor, torch.Tensor]:
         """Return a sequence's raw embeddings ``(B, L, D)`` and its boolean mask ``(B, L)`` (True = real id)."""
-        ids = column(x, feature.name).long()
-        if ids.dim() != 2:
-            raise DataError(f"SequenceFeature {feature.name!r} needs a (batch, seq_len) tensor, got {tuple(ids.shape)}")
+        ids = _sequence_ids(x, feature)
         return self._lookup(feature, ids), sequence_mask(ids, feature.padding_idx)
 
     def fields(
@@ -264,6 +269,13 @@ class EmbeddingLayer(nn.Module):
         """Return :meth:`flat` when ``squeeze_dim`` else :meth:`fields` (torch-rechub's call style)."""
         chosen = self.features if features is None else list(features)
         return self.flat(x, chosen) if squeeze_dim else self.fields(x, chosen)
+
+
+def _sequence_ids(x: Mapping[str, torch.Tensor], feature: SequenceFeature) -> torch.Tensor:
+    ids = column(x, feature.name).long()
+    if ids.dim() != 2:
+        raise DataError(f"SequenceFeature {feature.name!r} needs a (batch, seq_len) tensor, got {tuple(ids.shape)}")
+    return ids
 
 
 def _save_per_field(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:

@@ -87,6 +87,18 @@ class FusedEmbedding(nn.Embedding):
         frozen = ids.eq(pad).unsqueeze(-1)
         return torch.where(frozen, rows.detach(), rows)  # the padding row gets no gradient
 
+    def pooled(self, ids: torch.Tensor, field: str, mode: str, padding_id: int) -> torch.Tensor:
+        """Return each row of ``(B, L)`` ids of ``field`` pooled (``"mean"``/``"sum"``) by one ``embedding_bag``.
+
+        Positions holding ``padding_id`` are left out (a row of padding only pools to zeros)
+        and pass no gradient, as in :func:`~rec_trainers.layers.pooling.pool_sequence` over
+        :meth:`lookup`, without materialising the ``(B, L, D)`` embeddings.
+        """
+        offsets, sizes, _ = self._plan((field,), ids.device)
+        _check_ids(ids, sizes, [field])
+        padding = self.parts[field].offset + padding_id
+        return F.embedding_bag(ids + offsets, self.weight, mode=mode, padding_idx=padding)
+
     def _plan(self, fields: tuple[str, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Return the offsets, sizes and padding ids of ``fields`` as tensors on ``device``.
 
