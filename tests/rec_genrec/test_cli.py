@@ -159,3 +159,11 @@ def test_rec_recommend_generates_unseen_catalogue_items_for_a_tiger_run(app, sem
     fails_with(app, ["recommend", str(run), "--user", str(user)],
                f"the run's semantic IDs (semantic_ids {ids.resolve()}) are gone")
     assert snapshot(run) == before
+
+
+def test_every_config_key_of_the_genrec_trainers_is_documented() -> None:
+    from rec_core.config_docs import describe_settings
+    from rec_genrec import RQVAETrainer, TIGERTrainer
+
+    for trainer in (RQVAETrainer, TIGERTrainer):
+        assert [d.name for d in describe_settings(trainer.default_config()) if not d.description] == [], trainer

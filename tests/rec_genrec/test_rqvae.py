@@ -398,6 +398,23 @@ def test_cosine_schedule_spans_max_epochs_unless_told_otherwise() -> None:
     assert trainer.learning_rate == pytest.approx(0.0, abs=1e-12)
 
 
+def test_reconstruction_and_quantization_metrics_are_reported_as_configured() -> None:
+    features = _structured_items(n=120)
+    for reconstruction, quantization in ((True, False), (False, True), (False, False)):
+        torch.manual_seed(0)
+        recorder = _Recorder()
+        config = RQVAETrainingConfig(input_dim=24, max_epochs=1, batch_size=32, progress_bar=False,
+                                     eval_reconstruction=reconstruction, eval_quantization=quantization)
+        trainer = RQVAETrainer(_small_model(input_dim=24), config, TensorDataset(features), logger=recorder)
+        train_loader, val_loader, _ = trainer.create_dataloaders()
+        trainer.fit(train_loader, val_loader, verbose=False, saved=False)
+        logged = {key for metrics in recorder.metrics for key in metrics if key.startswith("val/")}
+        assert {"val/loss", "val/reconstruction_loss"} <= logged  # the monitored loss is always there
+        assert ("val/cosine_similarity" in logged) is reconstruction and ("val/mse" in logged) is reconstruction
+        assert ("val/perplexity_l0" in logged) is quantization and ("val/collision_rate" in logged) is quantization
+        assert ("cosine_similarity" in trainer.metric_names()) is reconstruction
+
+
 def test_catalogue_collision_rate_covers_every_item_not_just_the_validation_split() -> None:
     torch.manual_seed(0)
     features = _structured_items(n=120)

@@ -159,3 +159,11 @@ def test_the_installed_rec_resumes_a_frappe_run_from_its_folder_alone(tmp_path):
     assert wrong.returncode == 1 and wrong.stderr.strip() == (
         f"error: {out} is a 'ctr' run: continue it with rec train ctr --resume {out}")
     assert snapshot(out) == before
+
+
+def test_every_config_key_of_every_rec_trainers_trainer_is_documented(pm) -> None:
+    from rec_core.config_docs import describe_settings
+
+    for task in ("ctr", "match", "mtl", "seq"):
+        trainer = pm.registry("trainers").get(task).load()
+        assert [d.name for d in describe_settings(trainer.default_config()) if not d.description] == [], task

@@ -51,13 +51,21 @@ class TrainingConfig:
 
     # basics
     max_epochs: int = 100
+    """Most epochs to train; early stopping may end the run sooner."""
     batch_size: int = 32
+    """Samples per training batch (per process under DDP)."""
     learning_rate: float = 1e-3
+    """The optimizer's learning rate (an ``lr`` in ``optimizer_params`` wins)."""
     # hardware
     device: str = "auto"
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
     gpus: Union[int, list[int]] = 0
+    """With ``device = "auto"``: GPU indices, one per DDP process in turn (0: the process's own)."""
     precision: Union[int, str] = 32
+    """32, 16 (fp16 autocast, with a gradient scaler on CUDA) or ``"bf16"``."""
     num_workers: int = 0
+    """Worker processes of the ``DataLoader`` a trainer builds (genrec's); a ``ColumnarLoader`` cuts batches
+    in-process."""
     cpu_threads: Union[int, str, None] = None
     """torch's intra-op threads while training on the CPU: a number, ``"auto"`` (time the first
     steps on each count and keep the fastest, see :class:`rec_core.callbacks.CpuThreads`) or
@@ -84,36 +92,66 @@ class TrainingConfig:
     ``"auto"``: fused on CUDA, per field elsewhere (the faster layout on each, measured)."""
     # training strategy
     gradient_clip_val: Union[float, None] = None
+    """Clip the gradients to this total norm (or value, see ``gradient_clip_algorithm``); ``None``: no
+    clipping."""
     gradient_clip_algorithm: str = "norm"
+    """``norm`` (the total L2 norm of all gradients) or ``value`` (each element)."""
     accumulate_grad_batches: int = 1
+    """Batches whose gradients are summed (each scaled by 1/N) before one optimizer step."""
     val_check_interval: Union[float, int] = 1.0
+    """Validate at the end of each epoch (1.0), also every fraction of one (0.25: four times), or every N
+    batches (an integer)."""
     check_val_every_n_epoch: int = 1
+    """Validate after every N-th epoch only."""
     # optimisation
     optimizer: str = "Adam"
+    """A ``torch.optim`` class name (``Adam``, ``AdamW``, ``SGD``, ...) or a dotted path to one."""
     optimizer_params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the optimizer, e.g. ``{lr = 1e-3, weight_decay = 1e-5}``."""
     weight_decay: float = 0.0
+    """The optimizer's weight decay, unless ``optimizer_params`` sets one."""
     scheduler: Union[str, None] = None
+    """A ``torch.optim.lr_scheduler`` class name or dotted path; ``None``: a constant rate."""
     scheduler_params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the scheduler (``ReduceLROnPlateau`` follows ``monitor`` and its mode)."""
     scheduler_interval: str = "epoch"
+    """Step the scheduler after every ``epoch`` or every optimizer ``step``."""
     # checkpoints and logs
     checkpoint_dir: str = "checkpoints"
+    """Folder of the checkpoints (``rec train``: the run folder's ``checkpoints/``)."""
     log_dir: str = "logs"
+    """Folder of the logs (``rec train``: the run folder)."""
     experiment_name: str = "experiment"
+    """A name for the run, kept from genrec's config (rec's loggers name runs after the run folder)."""
     version: Union[str, None] = None
+    """A version label for the run, kept from genrec's config."""
     save_top_k: int = 3
+    """Keep the K best checkpoints by ``monitor`` (-1: all, 0: none but ``last.ckpt``)."""
     save_last: bool = True
+    """Rewrite ``last.ckpt`` (the one to resume from) at every epoch end."""
     every_n_train_steps: Union[int, None] = None
+    """Also rewrite ``last.ckpt`` every N optimizer steps, so a killed run resumes mid-epoch."""
     log_every_n_steps: int = 50
+    """Log ``train/loss_step`` and the learning rate every N optimizer steps (0: never)."""
     # model selection and early stopping
     monitor: str = "val/loss"
+    """The validation metric that picks the best weights and drives early stopping (``val/auc``,
+    ``val/ndcg@10``, ...)."""
     mode: Union[str, None] = None
+    """``max`` or ``min`` for ``monitor``; ``None``: from its name (losses ``min``, the rest ``max``)."""
     early_stopping_patience: int = 10
+    """Stop after this many validations without improvement of ``monitor`` (0: never)."""
     early_stopping_min_delta: float = 0.0
+    """The smallest change of ``monitor`` that counts as an improvement."""
     # other
     deterministic: bool = False
+    """Run torch's deterministic algorithms (a warning where an op has none)."""
     random_seed: int = 42
+    """Seeds Python, NumPy and torch at the start of a fresh run, and the loaders' shuffles."""
     progress_bar: bool = True
+    """Show progress bars for training and evaluation."""
     run_test: bool = True
+    """``rec train`` scores the test split with the best weights after fitting."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -1,4 +1,4 @@
-"""``rec plugins`` and ``rec list KIND``: what is installed and what it provides."""
+"""``rec plugins``, ``rec settings TASK`` and ``rec list KIND``: what is installed and what it provides."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rec_core.cli._console import out_console, print_json
+from rec_core.config_docs import describe_settings
 from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.providers import known_providers
@@ -20,7 +21,7 @@ __all__ = ["add_inspect_commands"]
 Kind = enum.Enum("Kind", {key: key for key in KINDS}, type=str)  # type: ignore[misc]
 
 def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
-    """Add ``plugins`` and ``list`` to ``app``."""
+    """Add ``plugins``, ``settings`` and ``list`` to ``app``."""
 
     @app.command("plugins")
     def plugins(json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
@@ -50,6 +51,8 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
                 out_console.print(f"[red]plugin '{escape(record.name)}':[/] {escape(error)}")
         if not pm.registry("trainers").names():
             out_console.print(f"[yellow]No trainers installed.[/] {_get_more()}")
+
+    _settings_command(app, pm)
 
     @app.command("list")
     def list_(
@@ -84,6 +87,49 @@ def add_inspect_commands(app: typer.Typer, pm: RecPluginManager) -> None:
                    "recipes": _recipe_text(recipes.get(e.name, {}))}
             table.add_row(*(escape(row[c]) for c in columns))
         out_console.print(table)
+
+
+def _settings_command(app: typer.Typer, pm: RecPluginManager) -> None:
+    @app.command("settings")
+    def settings(
+        task: str = typer.Argument(..., help="The task whose trainer's settings to show (rec train TASK).",
+                                   show_default=False),
+        json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    ) -> None:
+        """List the config keys of a task's trainer: --set key=value (or a --config TOML) sets them."""
+        trainer = pm.registry("trainers").get(task).load()
+        default_config = getattr(trainer, "default_config", None)
+        if default_config is None:
+            raise RecError(f"trainer '{task}' ({trainer.__module__}.{trainer.__qualname__}) has no default_config(); "
+                           "it is not a rec_core.BaseTrainer")
+        docs = describe_settings(default_config())
+        if json:
+            print_json([doc.to_json() for doc in docs])
+            return
+        table = Table(title=f"rec train {task}: --set KEY=VALUE", title_justify="left",
+                      caption="Defaults of the trainer; a registered data set's recipe may set some "
+                              "(rec list datasets), and your --config, --set and flags win over it.",
+                      caption_justify="left")
+        for column in ("key", "default", "type", "description"):
+            table.add_column(column, overflow="fold")
+        for doc in docs:
+            table.add_row(doc.name, escape(_toml_text(doc.default)), escape(doc.type), escape(doc.description))
+        out_console.print(table)
+
+
+def _toml_text(value: object) -> str:
+    """Return ``value`` as it would be written after ``--set key=`` (``-`` for unset)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    return str(value)
 
 
 def _recipe_models(entry: Registration) -> dict[str, list[str]] | str:

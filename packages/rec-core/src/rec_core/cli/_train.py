@@ -66,8 +66,9 @@ def add_train_commands(app: typer.Typer, pm: RecPluginManager) -> None:
 def _train_help(task: str, description: str) -> str:
     summary = description or f"Train a {task} model."
     return (
-        f"{summary}\n\nModels: rec list models --task {task}. Any TrainingConfig field can be set "
-        "with --set key=value or in a TOML file (--config); flags win over --set, --set over the file."
+        f"{summary}\n\nModels: rec list models --task {task}. Settings: rec settings {task} lists every "
+        "config key, its default and meaning; set one with --set key=value or in a TOML file (--config); "
+        "flags win over --set, --set over the file."
     )
 
 

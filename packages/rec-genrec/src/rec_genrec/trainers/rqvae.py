@@ -94,12 +94,19 @@ class RQVAETrainingConfig(TrainingConfig):
     """
 
     input_dim: int = 384
+    """Size of the item text embeddings (384: all-MiniLM-L6-v2's)."""
     hidden_dim: Union[int, list[int]] = field(default_factory=lambda: [512, 256, 128])
+    """Encoder widths, outermost first (an int: one hidden layer); the decoder mirrors them."""
     latent_dim: int = 32
+    """Width of the latent vector that each level quantises."""
     num_embeddings: int = 256
+    """Codes per level."""
     num_levels: int = 3
+    """Residual quantisation levels: the codes of a semantic ID before the collision code."""
     commitment_cost: float = 1.0
+    """Weight of the commitment loss, which holds the latents on their codes."""
     collision_token: bool = True
+    """Append a code that tells apart the items sharing the same codes."""
 
     learning_rate: float = 1e-3
     batch_size: int = 1024
@@ -108,11 +115,16 @@ class RQVAETrainingConfig(TrainingConfig):
     monitor: str = "val/reconstruction_loss"
 
     dataset_name: str = "p5_amazon"
+    """genrec's data set name (its scripts and ``DatasetFactory``)."""
     dataset_split: str = "beauty"
+    """genrec's split of that data set."""
 
     eval_reconstruction: bool = True
+    """Validation reports ``mse``, ``rmse`` and ``cosine_similarity`` of the reconstruction."""
     eval_quantization: bool = True
+    """Validation reports the code usage: ``perplexity_l<level>`` and ``collision_rate``."""
     eval_catalogue: bool = False
+    """Validation also reports ``catalogue_collision_rate`` (one encoder pass over every item)."""
 
     def _check_values(self) -> None:
         super()._check_values()
@@ -180,9 +192,12 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
     @property
     def batch_metrics(self) -> tuple[str, ...]:  # type: ignore[override]
         """Return the validation metrics: one perplexity per level, the catalogue's collisions when asked for."""
+        config = self.config
+        reconstruction = ("mse", "rmse", "cosine_similarity") if config.eval_reconstruction else ()
+        quantization = ((*(f"perplexity_l{level}" for level in range(self.model.num_levels)), "collision_rate")
+                        if config.eval_quantization else ())
         catalogue = ("catalogue_collision_rate",) if self._validates_catalogue() else ()
-        return ("loss", *(f"{part}_loss" for part in LOSS_PARTS), "mse", "rmse", "cosine_similarity",
-                *(f"perplexity_l{level}" for level in range(self.model.num_levels)), "collision_rate", *catalogue)
+        return ("loss", *(f"{part}_loss" for part in LOSS_PARTS), *reconstruction, *quantization, *catalogue)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Return the config's optimiser; first let a cosine schedule without ``T_max`` span ``max_epochs``.
@@ -264,11 +279,13 @@ class RQVAETrainer(ItemTextSteps, BaseTrainer):
         parts = outputs["part_sums"].sum(0) / max(count, 1)
         mse = float(outputs["squared_error"].mean())
         metrics = {"loss": float(parts.sum()),
-                   **{f"{p}_loss": float(v) for p, v in zip(LOSS_PARTS, parts.tolist(), strict=True)},
-                   "mse": mse, "rmse": mse ** 0.5, "cosine_similarity": float(outputs["cosine"].mean())}
-        perplexity = codebook_perplexity(outputs["codes"], self.model.num_embeddings)
-        metrics.update({f"perplexity_l{level}": float(value) for level, value in enumerate(perplexity)})
-        metrics["collision_rate"] = collision_rate(outputs["codes"])
+                   **{f"{p}_loss": float(v) for p, v in zip(LOSS_PARTS, parts.tolist(), strict=True)}}
+        if self.config.eval_reconstruction:
+            metrics.update({"mse": mse, "rmse": mse ** 0.5, "cosine_similarity": float(outputs["cosine"].mean())})
+        if self.config.eval_quantization:
+            perplexity = codebook_perplexity(outputs["codes"], self.model.num_embeddings)
+            metrics.update({f"perplexity_l{level}": float(value) for level, value in enumerate(perplexity)})
+            metrics["collision_rate"] = collision_rate(outputs["codes"])
         if self._validates_catalogue():
             metrics["catalogue_collision_rate"] = self.catalogue_collision_rate()
         return metrics

@@ -77,15 +77,26 @@ class TIGERTrainingConfig(TrainingConfig):
     """
 
     vocab_size: int = 3026
+    """Tokens of the transformer: padding, start, ``num_code_levels`` x ``codebook_size`` codes and the user
+    tokens."""
     embedding_dim: int = 128
+    """Width of the encoder-decoder transformer."""
     num_heads: int = 6
+    """Attention heads (64 wide each)."""
     num_layers: int = 4
+    """Encoder layers, and as many decoder layers."""
     attn_dim: int = 1024
+    """Width of the feed-forward layers."""
     dropout: float = 0.1
+    """Dropout inside the transformer."""
     max_seq_length: int = 20
+    """Items of a user's history read (each is ``num_code_levels`` tokens)."""
     num_code_levels: int = 4
+    """Codes per semantic ID (the RQ-VAE's levels and its collision code)."""
     codebook_size: int = 256
+    """Codes per level."""
     num_user_buckets: int = 2000
+    """Hashed user tokens; each history starts with its user's."""
 
     learning_rate: float = 1e-3
     batch_size: int = 256
@@ -93,20 +104,32 @@ class TIGERTrainingConfig(TrainingConfig):
     gradient_clip_val: Union[float, None] = 1.0
     monitor: str = _DEFAULT_MONITOR
     length_bucketing: bool = True
+    """Batch training rows of similar history length (less padding)."""
 
     max_generation_length: int = 50
+    """Most tokens generated; generation always stops after ``num_code_levels``."""
     generation_temperature: float = 1.0
+    """Sampling temperature (``generation_strategy = "sample"``)."""
     generation_top_k: int = 50
+    """Sample among the k likeliest codes (``generation_strategy = "sample"``)."""
     generation_top_p: float = 0.9
+    """Sample within this probability mass (``generation_strategy = "sample"``)."""
     generation_strategy: str = "beam"
+    """``beam`` (TIGER's beam search over real items) or ``sample``: how evaluation generates."""
     num_beams: int = 20
+    """Beam width of evaluation (at least the largest k is used)."""
 
     dataset_name: str = "p5_amazon"
+    """genrec's data set name (its scripts and ``DatasetFactory``)."""
     dataset_split: str = "beauty"
+    """genrec's split of that data set."""
     pretrained_rqvae_path: str = "checkpoints/rqvae.ckpt"
+    """The RQ-VAE whose semantic IDs TIGER learns (genrec's scripts)."""
 
     eval_generation: bool = True
+    """Validation generates and reports ranking metrics; off: ``val/loss`` only."""
     eval_k_values: list[int] = field(default_factory=lambda: [5, 10, 20])
+    """Cut-offs of the ranking metrics."""
 
     def _check_values(self) -> None:
         super()._check_values()

@@ -16,8 +16,12 @@ class RegularizationSettings:
     """torch-rechub's ``regularization_params`` as config fields (mixed into trainer configs).
 
     Attributes:
-        embedding_l1, embedding_l2: L1/L2 coefficients on every embedding table.
-        dense_l1, dense_l2: L1/L2 coefficients on every other weight.
+        embedding_l1: L1 coefficient on every embedding table (sum of absolute values), added to
+            the loss every step.
+        embedding_l2: L2 coefficient on every embedding table (sum of squares), added to the loss
+            every step.
+        dense_l1: L1 coefficient on every other weight, added to the loss every step.
+        dense_l2: L2 coefficient on every other weight, added to the loss every step.
     """
 
     embedding_l1: float = 0.0

@@ -33,8 +33,6 @@ class CTRConfig(TrainingConfig, RegularizationSettings):
     """:class:`TrainingConfig` plus the CTR trainer's own settings.
 
     Attributes:
-        embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's
-            ``regularization_params`` (added to the loss every step).
         sparse_embeddings: sparse embedding gradients updated by
             :class:`rec_core.optim.RowAdam` (only the rows a batch looks up are read and
             written); the other parameters keep the main optimizer. ``None`` (default):

@@ -86,7 +86,6 @@ class MatchConfig(TrainingConfig, RegularizationSettings):
             negative rows per positive, drawn once (``rec train match``).
         list_negatives: List-wise training without in-batch negatives: sampled items per row in
             the ``neg_items`` column (``rec train match``).
-        embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's ``regularization_params``.
     """
 
     match_mode: int = 0

@@ -48,7 +48,6 @@ class MTLConfig(TrainingConfig, RegularizationSettings):
             selection follow (``monitor`` becomes ``val/task_<id>_score``).
         adaptive_params: torch-rechub's ``{"method": "uwl" | "metabalance" | "gradnorm",
             **options}``; empty for equal weights (or a ``--weighter``).
-        embedding_l1, embedding_l2, dense_l1, dense_l2: torch-rechub's ``regularization_params``.
     """
 
     earlystop_taskid: int = 0
