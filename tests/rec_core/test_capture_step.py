@@ -187,6 +187,22 @@ def test_a_captured_runs_checkpoint_is_plain_and_resumes_bit_identically(tmp_pat
         torch.testing.assert_close(snapshot(eager.model)[name], value, rtol=1e-5, atol=1e-6, msg=name)
 
 
+def test_a_captured_bf16_step_runs_autocast_without_its_weight_cache(tmp_path, rec_capture_on_cpu) -> None:
+    caching: set[bool] = set()
+
+    class Watching(ClickTrainer):
+        def training_step(self, batch: Any) -> torch.Tensor:
+            caching.add(self.precision.cache_casts)
+            return super().training_step(batch)
+
+    torch.manual_seed(0)
+    trainer = Watching(BatchNormMLP(), **settings(tmp_path, optimizer="Adam", precision="bf16", capture_step=True,
+                                                  max_epochs=1))
+    trainer.fit(*loaders(N_TRAIN, BATCH))
+    assert caching == {False} and trainer.precision.cache_casts is True  # off for the fit only
+    assert trainer.capture_stats.fallback is None and trainer.capture_stats.replays == N_TRAIN // BATCH - WARMUP_STEPS
+
+
 def test_a_multi_part_loss_falls_back_to_eager_steps_with_one_warning(tmp_path, rec_capture_on_cpu) -> None:
     class TwoPart(ClickTrainer):
         def training_step(self, batch: Any) -> dict[str, torch.Tensor]:

@@ -159,6 +159,7 @@ class CapturedStep:
         self.trainer = trainer
         self.device: torch.device = trainer.device
         self.optimizers = GraphSafeOptimizers(trainer.optimizers, self.device)
+        trainer.precision.cache_casts = False  # autocast's weight-cast cache must be off around a graph
         self.replays = 0
         self.eager_steps = 0
         self.gave_up: str | None = None
@@ -186,6 +187,7 @@ class CapturedStep:
         """Drop the graph, give the optimizers back their settings and report (end of fit)."""
         self._graph, self._static, self._static_grads = None, [], []
         self.optimizers.restore()
+        self.trainer.precision.cache_casts = True
         return CaptureStats(replays=self.replays, eager_steps=self.eager_steps, fallback=self.gave_up)
 
     # -- the three kinds of step ------------------------------------------------------

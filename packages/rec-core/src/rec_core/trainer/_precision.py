@@ -30,12 +30,15 @@ class Precision:
         self.device_type = device.type
         use_scaler = self.dtype is torch.float16 and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.cache_casts = True
+        """Let autocast keep the low-precision copies of the weights within a forward pass; a
+        captured step turns it off (PyTorch's CUDA-graph rule for autocast)."""
 
     def autocast(self) -> Any:
         """Return the context manager to run forward passes in."""
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype, cache_enabled=self.cache_casts)
 
     def backward(self, loss: torch.Tensor, *, retain_graph: bool = False) -> None:
         """Back-propagate ``loss`` (scaled when a scaler is active)."""
