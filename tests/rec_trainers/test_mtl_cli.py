@@ -92,3 +92,27 @@ def test_bad_options_are_one_line_and_write_nothing(app, tmp_path, args, message
     out = tmp_path / "run"
     fails_with(app, ["train", "mtl", "--data", "census-income-sample", *args, "--output", str(out)], message)
     assert not out.exists()
+
+
+def test_census_incomes_recipe_is_the_benchmarks_run_and_a_weighter_flag_wins(app, tmp_path):
+    if not (Path(os.environ.get("REC_DATA_DIR", "-")) / "census-income-kdd").is_dir():
+        pytest.skip("needs the real Census-Income file: set REC_DATA_DIR to the shared data folder")
+    result = runner.invoke(app, ["train", "mtl", "--model", "mmoe", "--data", "census-income", "--epochs", "3",
+                                 "--output", str(tmp_path / "uwl"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "recipe census-income/mmoe (rec_trainers:recipes/census-income.toml): " in result.output
+    config = (tmp_path / "uwl" / "config.toml").read_text()
+    assert 'method = "uwl"' in config and "weight_decay = 0.0001" in config and "early_stopping_patience = 3" in config
+    record = json.loads((tmp_path / "uwl" / "run.json").read_text())
+    assert record["model_params"]["n_expert"] == 8 and record["model_params"]["expert_params"] == {"dims": [16]}
+    assert record["recipe"]["overridden"] == ["max_epochs"]
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["test"]["test/task_0_auc"] > 0.85 and summary["epochs"] == 3  # --epochs beats the recipe's 30
+    epoch = [r["metrics"] for r in read_metrics_jsonl(tmp_path / "uwl" / "metrics.jsonl")
+             if r["type"] == "metrics" and "epoch" in r["metrics"]][-1]
+    assert epoch["loss_weight/task_0"] != pytest.approx(1.0)  # UWL moved the weights
+    equal = _train(app, "--model", "mmoe", "--data", "census-income", "--epochs", "1", "--weighter", "equal",
+                   "--output", str(tmp_path / "equal"))
+    epoch = [r["metrics"] for r in read_metrics_jsonl(tmp_path / "equal" / "metrics.jsonl")
+             if r["type"] == "metrics" and "epoch" in r["metrics"]][-1]
+    assert epoch["loss_weight/task_0"] == pytest.approx(1.0) and equal["epochs"] == 1  # the flag's weighter

@@ -162,7 +162,8 @@ _DATASETS = {
 
 
 # name -> the tuned default run `rec train TASK --data NAME` uses (rec_trainers/recipes/NAME.toml)
-_RECIPES = {name: f"rec_trainers:recipes/{name}.toml" for name in ("amazon-beauty", "frappe", "ml-100k")}
+_RECIPES = {name: f"rec_trainers:recipes/{name}.toml" for name in ("amazon-beauty", "census-income", "frappe",
+                                                                   "ml-100k")}
 
 
 @hookimpl
