@@ -99,8 +99,7 @@ def prefetch_to_device(batches: Iterable[tuple[int, Any]], device: torch.device,
             if host is None or host.numel() < layout.nbytes:
                 host = pinned[slot] = torch.empty(layout.nbytes, dtype=torch.uint8, pin_memory=True)
             pack(batch, layout, host)
-            side.wait_stream(torch.cuda.current_stream(device))
-            with torch.cuda.stream(side):
+            with torch.cuda.stream(side):  # not ordered after the step in flight: that is the overlap
                 on_device = host[: layout.nbytes].to(device, non_blocking=True)
                 done = torch.cuda.Event()
                 done.record(side)
