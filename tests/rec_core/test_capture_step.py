@@ -142,6 +142,16 @@ def test_a_captured_run_trains_like_the_eager_one(tmp_path, rec_capture_on_cpu) 
     assert isinstance(group["lr"], float) and group["capturable"] is False  # given back as built
 
 
+def test_a_short_epochs_last_partial_batch_is_not_the_one_captured(tmp_path, rec_capture_on_cpu) -> None:
+    torch.manual_seed(0)
+    trainer = ClickTrainer(BatchNormMLP(), **settings(tmp_path, optimizer="Adam", capture_step=True, max_epochs=2))
+    trainer.fit(*loaders(40, BATCH))  # batches of 12, 12, 12 and 4 rows
+    # Epoch 1: three warm-up steps, then the partial batch eagerly (not captured); epoch 2: the capture
+    # on its first batch and two more replays, the partial batch eagerly again.
+    assert trainer.capture_stats == CaptureStats(replays=3, eager_steps=5, fallback=None)
+    assert rec_capture_on_cpu.built == 1
+
+
 def test_a_captured_run_reads_every_batch_not_the_one_it_was_captured_on(tmp_path, rec_capture_on_cpu,
                                                                           monkeypatch) -> None:
     captured = _fit(tmp_path, capture=True, max_epochs=1)

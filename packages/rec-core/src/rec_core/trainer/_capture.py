@@ -164,6 +164,7 @@ class CapturedStep:
         self.eager_steps = 0
         self.gave_up: str | None = None
         self._warmed = 0
+        self._first_shapes: Any = None
         self._graph: Any = None
         self._spec: Any = None
         self._static: list[torch.Tensor] = []
@@ -178,7 +179,10 @@ class CapturedStep:
             return self._replay()
         if self._graph is not None or self.gave_up is not None:
             return self._eager(batch)  # another shape (the last partial batch) or no graph
-        if self._warmed < WARMUP_STEPS:
+        shapes = _shapes(leaves, spec)
+        if self._first_shapes is None:
+            self._first_shapes = shapes
+        if self._warmed < WARMUP_STEPS or shapes != self._first_shapes:  # capture a full batch, not a last one
             self._warmed += 1
             return self._on_side_stream(batch)
         return self._capture(batch, leaves, spec)
@@ -260,3 +264,8 @@ class CapturedStep:
     def _drop_grads(self) -> None:
         for parameter in self.trainer.model.parameters():
             parameter.grad = None
+
+
+def _shapes(leaves: list[Any], spec: Any) -> tuple[Any, ...]:
+    """Return the batch's structure and its tensors' shapes (what a captured graph is fixed to)."""
+    return (spec, *(tuple(leaf.shape) if isinstance(leaf, torch.Tensor) else None for leaf in leaves))
