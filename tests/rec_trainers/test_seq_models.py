@@ -138,6 +138,14 @@ def test_gru4rec_and_narm_zero_padding_states() -> None:
         assert not states[history.eq(0)].any() and states[history.ne(0)].abs().sum(-1).gt(0).all()
 
 
+@pytest.mark.parametrize("name", CAUSAL)  # BERT4Rec ranks from an appended mask token (tested below)
+def test_the_ranking_state_is_the_last_positions_state(name: str) -> None:
+    model = build(name, **({"session_dropout": 0.5, "emb_dropout": 0.3} if name == "narm" else {})).eval()
+    history = left_padded([0, 1, 3, MAX_LEN, 7, MAX_LEN - 1])
+    with torch.no_grad():  # NARM computes it alone, in O(B L H) instead of every position's O(B L^2 H)
+        torch.testing.assert_close(model.query_states(history), model.encode(history)[:, -1], atol=1e-6, rtol=1e-5)
+
+
 # --- learning -------------------------------------------------------------------------------------------------
 
 CYCLE = 10

@@ -23,8 +23,9 @@ class NARM(SequentialModel):
     item table, so every position gets a causal state and all are trained at once.
 
     Each row's items are moved to the front before the GRU runs, so the states do not
-    depend on how much padding precedes them. The attention scores take ``O(B L^2 H)``
-    memory.
+    depend on how much padding precedes them. Training scores every position, so its
+    attention takes ``O(B L^2 H)`` memory; ranking (:meth:`query_states`) scores only the
+    last item, in ``O(B L H)``.
 
     Args:
         n_items: Catalogue size, padding id 0 included.
@@ -70,6 +71,25 @@ class NARM(SequentialModel):
         local = alpha @ states
         session = self.bilinear(self.session_dropout(torch.cat([states, local], dim=-1)))
         return restore_order(session, order) * history.ne(0).unsqueeze(-1)
+
+    def query_states(self, history: torch.Tensor) -> torch.Tensor:
+        """Return the ``(B, d)`` state of each history's last item in ``O(B L H)`` memory.
+
+        The same as ``encode(history)[:, -1]`` (the attention of one query, the last item,
+        over its states), without the ``(B, L, L, H)`` scores of every position: ranking
+        needs only the last one.
+        """
+        history = history[:, -self.max_len :]
+        aligned, _ = left_align(history)
+        states, _ = self.gru(self.embedding_dropout(self.item_embedding(aligned)))
+        lengths = history.ne(0).sum(dim=1)
+        last = (lengths - 1).clamp(min=0)  # once aligned, the last item sits at n - 1
+        current = states[torch.arange(len(states), device=states.device), last]
+        alpha = self.attention(torch.sigmoid(self.query(current).unsqueeze(1) + self.key(states))).squeeze(-1)
+        alpha = alpha * (torch.arange(states.shape[1], device=states.device) <= last.unsqueeze(1))
+        local = (alpha.unsqueeze(1) @ states).squeeze(1)
+        session = self.bilinear(self.session_dropout(torch.cat([current, local], dim=-1)))
+        return session * lengths.ne(0).unsqueeze(-1)
 
     def item_embeddings(self) -> torch.Tensor:
         """Return the item table (shared with the input embeddings)."""
