@@ -13,7 +13,7 @@ from rec_core.config_docs import describe_settings
 from rec_core.errors import RecError
 from rec_core.plugins import RecPluginManager
 from rec_core.providers import known_providers
-from rec_core.recipes import ALL_MODELS, recipe_models
+from rec_core.recipes import ALL_MODELS, format_value, recipe_models
 from rec_core.registry import KINDS, Registration
 
 __all__ = ["add_inspect_commands"]
@@ -113,23 +113,9 @@ def _settings_command(app: typer.Typer, pm: RecPluginManager) -> None:
         for column in ("key", "default", "type", "description"):
             table.add_column(column, overflow="fold")
         for doc in docs:
-            table.add_row(doc.name, escape(_toml_text(doc.default)), escape(doc.type), escape(doc.description))
+            default = "-" if doc.default is None else format_value(doc.default)  # as --set takes it
+            table.add_row(doc.name, escape(default), escape(doc.type), escape(doc.description))
         out_console.print(table)
-
-
-def _toml_text(value: object) -> str:
-    """Return ``value`` as it would be written after ``--set key=`` (``-`` for unset)."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
-    return str(value)
 
 
 def _recipe_models(entry: Registration) -> dict[str, list[str]] | str:
