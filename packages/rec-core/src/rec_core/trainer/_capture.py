@@ -164,25 +164,24 @@ class CapturedStep:
         self.eager_steps = 0
         self.gave_up: str | None = None
         self._warmed = 0
-        self._first_shapes: Any = None
+        self._signature: Any = None
         self._graph: Any = None
-        self._spec: Any = None
         self._static: list[torch.Tensor] = []
         self._static_grads: list[torch.Tensor | None] = []  # the graph's gradient buffers, kept alive
 
     def run(self, batch: Any) -> torch.Tensor:
         """Train on ``batch`` (already on the device) and return its detached loss."""
         leaves, spec = tree_flatten(batch)
-        if self._graph is not None and self._fits(leaves, spec):
+        signature = _signature(leaves, spec)
+        if self._signature is None:
+            self._signature = signature  # the first batch's: a full one, what the graph is captured for
+        if self._graph is not None and signature == self._signature:
             for static, value in zip(self._static, leaves, strict=True):
                 static.copy_(value, non_blocking=True)
             return self._replay()
         if self._graph is not None or self.gave_up is not None:
             return self._eager(batch)  # another shape (the last partial batch) or no graph
-        shapes = _shapes(leaves, spec)
-        if self._first_shapes is None:
-            self._first_shapes = shapes
-        if self._warmed < WARMUP_STEPS or shapes != self._first_shapes:  # capture a full batch, not a last one
+        if self._warmed < WARMUP_STEPS or signature != self._signature:  # capture a full batch, not a last one
             self._warmed += 1
             return self._on_side_stream(batch)
         return self._capture(batch, leaves, spec)
@@ -216,7 +215,6 @@ class CapturedStep:
         if reason is not None:
             return self._give_up(reason, batch)
         trainer = self.trainer
-        self._spec = spec
         self._static = [leaf.clone() for leaf in leaves]
         static_batch = tree_unflatten(self._static, spec)
         for optimizer in trainer.optimizers:
@@ -254,18 +252,12 @@ class CapturedStep:
         warnings.warn(f"capture_step: this run trains eagerly: {reason}", RuntimeWarning, stacklevel=4)
         return self._eager(batch)
 
-    def _fits(self, leaves: list[Any], spec: Any) -> bool:
-        return spec == self._spec and all(
-            isinstance(leaf, torch.Tensor) and leaf.shape == static.shape and leaf.dtype == static.dtype
-            and leaf.device == static.device
-            for leaf, static in zip(leaves, self._static, strict=True)
-        )
-
     def _drop_grads(self) -> None:
         for parameter in self.trainer.model.parameters():
             parameter.grad = None
 
 
-def _shapes(leaves: list[Any], spec: Any) -> tuple[Any, ...]:
-    """Return the batch's structure and its tensors' shapes (what a captured graph is fixed to)."""
-    return (spec, *(tuple(leaf.shape) if isinstance(leaf, torch.Tensor) else None for leaf in leaves))
+def _signature(leaves: list[Any], spec: Any) -> tuple[Any, ...]:
+    """Return the batch's structure and its tensors' shapes, dtypes and devices (what a graph is fixed to)."""
+    return (spec, *((leaf.shape, leaf.dtype, leaf.device) if isinstance(leaf, torch.Tensor) else None
+                    for leaf in leaves))
