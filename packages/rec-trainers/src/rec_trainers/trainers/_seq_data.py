@@ -123,7 +123,7 @@ def sample_candidates(targets: np.ndarray, known: ItemLists, n_items: int, n: in
         for local in np.flatnonzero(~full):
             row = start + int(local)
             row_seen = seen[np.searchsorted(seen, local * n_items):np.searchsorted(seen, (local + 1) * n_items)]
-            out[row, 1:] = _draw_one(row_seen - local * n_items, n, n_items, weights / weights.sum(), rng)
+            out[row, 1:] = _draw_one(row_seen - local * n_items, n, cdf, rng)
     return out
 
 
@@ -145,11 +145,12 @@ def _repeats(draws: np.ndarray) -> np.ndarray:
     return repeated
 
 
-def _draw_one(seen: np.ndarray, n: int, n_items: int, p: np.ndarray, rng: np.random.Generator) -> list[int]:
-    """Return ``n`` distinct items outside ``seen`` for one query, drawing until there are enough."""
+def _draw_one(seen: np.ndarray, n: int, cdf: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """Return ``n`` distinct items outside ``seen`` (sorted) for one query, drawing until there are enough."""
     chosen: list[int] = []
     while len(chosen) < n:
-        for item in rng.choice(n_items, size=2 * n, p=p).tolist():
-            if item not in chosen and not np.isin(item, seen) and len(chosen) < n:
+        for item in np.searchsorted(cdf, rng.random(2 * n), side="right").tolist():
+            found = np.searchsorted(seen, item)
+            if item not in chosen and not (found < len(seen) and seen[found] == item) and len(chosen) < n:
                 chosen.append(item)
     return chosen
