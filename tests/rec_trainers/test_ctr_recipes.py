@@ -18,7 +18,7 @@ from rec_core.cli._train import build_request
 from rec_core.features import SparseFeature
 from rec_core.recipes import recipe_for, recipe_models
 
-from ..rec_core.cli_checks import fails_with, runner
+from ..rec_core.cli_checks import fails_with, runner, snapshot
 
 # frappe's ten fields with their vocabulary sizes (id 0 included), as FRAPPE.load builds them
 FIELDS = {"user": 958, "item": 4083, "daytime": 8, "weekday": 8, "isweekend": 3, "homework": 4, "cost": 3,
@@ -134,7 +134,6 @@ def test_the_installed_rec_resumes_a_frappe_run_from_its_folder_alone(tmp_path):
 
     from rec_core.loggers import read_metrics_jsonl
 
-    from ..rec_core.cli_checks import snapshot
     from ..rec_core.test_cli import _rec_executable
 
     if not (Path(os.environ.get("REC_DATA_DIR", "-")) / "frappe").is_dir():
@@ -167,3 +166,35 @@ def test_every_config_key_of_every_rec_trainers_trainer_is_documented(pm) -> Non
     for task in ("ctr", "match", "mtl", "seq"):
         trainer = pm.registry("trainers").get(task).load()
         assert [d.name for d in describe_settings(trainer.default_config()) if not d.description] == [], task
+
+
+def test_the_installed_rec_lists_ctr_settings_and_refuses_capture_step_on_the_cpu(tmp_path):
+    import json
+    import subprocess
+
+    from ..rec_core.test_cli import _rec_executable
+
+    rec = _rec_executable()
+    listed = subprocess.run([rec, "settings", "ctr", "--json"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["batch_size"]["default"] == 2048 and rows["capture_step"]["default"] is False
+    assert "sparse" in rows["sparse_embeddings"]["description"] and rows["embedding_l2"]["description"]
+    unknown = subprocess.run([rec, "settings", "nope"], capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 1 and "unknown trainer 'nope'" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1 and "Traceback" not in unknown.stderr
+    out = tmp_path / "run"
+    refused = subprocess.run([rec, "train", "ctr", "--epochs", "1", "--set", "capture_step=true", "--device", "cpu",
+                              "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.strip() == "error: capture_step: needs a CUDA device (this run trains on cpu)"
+    assert not out.exists()  # nothing written
+    # Resuming a finished run with it is refused the same way, and the run folder stays byte-identical.
+    trained = subprocess.run([rec, "train", "ctr", "--epochs", "1", "--device", "cpu", "--output", str(out)],
+                             capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    before = snapshot(out)
+    resumed = subprocess.run([rec, "train", "ctr", "--resume", str(out), "--epochs", "2", "--set", "capture_step=true"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 1 and "capture_step: needs a CUDA device" in resumed.stderr
+    assert snapshot(out) == before
